@@ -1,0 +1,187 @@
+"""The scenario «Опоздает ли доставка?»: a seeded generator of food-delivery orders.
+
+Every order is drawn from a documented process, so each lesson can change one part
+of it and measure the effect:
+
+* ``Conditions`` say how the features are distributed, P(X): weather, temperature,
+  districts, courier load, order values. Changing them is *data (covariate) drift*.
+* ``GroundTruth`` says how features turn into lateness, P(y | X): a logistic model
+
+  ``logit = intercept + w_distance * distance_km + w_prep * (prep_time_min - 15)
+  + w_load * courier_load + w_peak * is_peak_hour + weather effect + district effect``
+
+  and ``is_late ~ Bernoulli(sigmoid(logit))`` (the Bernoulli draw is the label noise).
+  ``order_value`` and ``temperature_c`` have no direct effect: drift in them is harmless.
+  Changing the ground truth (``ROUTING_CHANGE``) is *concept drift*.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlops_course.config import (
+    CATEGORICAL_FEATURES,
+    ID_COLUMN,
+    NUMERIC_FEATURES,
+    SEED,
+    TARGET,
+    TIME_COLUMN,
+)
+
+COLUMNS = [ID_COLUMN, TIME_COLUMN, *NUMERIC_FEATURES, *CATEGORICAL_FEATURES, TARGET]
+WEATHER = ("clear", "rain", "snow", "fog")
+DISTRICTS = ("center", "north", "south", "east", "west")
+PEAK_HOURS = (12, 13, 18, 19, 20)
+# Orders per hour of the day: quiet nights, a lunch peak and a bigger dinner peak.
+HOURLY_PROFILE = np.array(
+    [1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 1.5, 2, 2.5, 3, 4, 6, 6, 4, 3, 3.5, 5, 7, 8, 7, 5, 3, 2]
+)
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """How the features are distributed: P(X)."""
+
+    weather_probs: dict[str, float] = field(
+        default_factory=lambda: {"clear": 0.65, "rain": 0.25, "snow": 0.02, "fog": 0.08}
+    )
+    temperature_mean: float = 12.0
+    temperature_std: float = 7.0
+    district_probs: dict[str, float] = field(
+        default_factory=lambda: {
+            "center": 0.30, "north": 0.20, "south": 0.20, "east": 0.15, "west": 0.15
+        }
+    )
+    distance_median_km: float = 3.0
+    courier_load_base: float = 1.5
+    courier_load_peak: float = 1.5
+    order_value_median: float = 1200.0
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """How features turn into lateness: P(y | X), a logistic model."""
+
+    intercept: float = -3.2
+    w_distance: float = 0.22
+    w_prep: float = 0.06
+    w_load: float = 0.45
+    w_peak: float = 0.40
+    weather_effect: dict[str, float] = field(
+        default_factory=lambda: {"clear": 0.0, "rain": 0.7, "snow": 1.6, "fog": 0.5}
+    )
+    district_effect: dict[str, float] = field(
+        default_factory=lambda: {
+            "center": 0.4, "north": 0.0, "south": 0.1, "east": -0.1, "west": 0.0
+        }
+    )
+    unknown_district_effect: float = 0.5
+
+
+BASE_CONDITIONS = Conditions()
+BASE_TRUTH = GroundTruth()
+# A new routing system: long trips are no longer the problem, busy couriers are.
+ROUTING_CHANGE = replace(BASE_TRUTH, intercept=-3.0, w_distance=0.02, w_load=0.85)
+
+
+def _draw_category(rng: np.random.Generator, probs: dict[str, float], n: int) -> np.ndarray:
+    names = np.array(list(probs), dtype=object)
+    weights = np.array(list(probs.values()), dtype=float)
+    return names[rng.choice(len(names), size=n, p=weights / weights.sum())]
+
+
+def late_probability(features: pd.DataFrame, truth: GroundTruth = BASE_TRUTH) -> np.ndarray:
+    """P(is_late = 1 | features) under the given ground truth."""
+    is_peak = features["hour"].isin(PEAK_HOURS).to_numpy()
+    weather = features["weather"].map(truth.weather_effect).fillna(0.0).to_numpy()
+    district = (
+        features["district"].map(truth.district_effect).fillna(truth.unknown_district_effect)
+    ).to_numpy()
+    logit = (
+        truth.intercept
+        + truth.w_distance * features["distance_km"].to_numpy()
+        + truth.w_prep * (features["prep_time_min"].to_numpy() - 15.0)
+        + truth.w_load * features["courier_load"].to_numpy()
+        + truth.w_peak * is_peak
+        + weather
+        + district
+    )
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
+def generate_orders(
+    n: int,
+    seed: int = SEED,
+    *,
+    start: str | pd.Timestamp = "2025-03-03",
+    days: float = 7.0,
+    conditions: Conditions = BASE_CONDITIONS,
+    truth: GroundTruth = BASE_TRUTH,
+    first_id: int = 1,
+) -> pd.DataFrame:
+    """Generate ``n`` orders placed during ``days`` days from ``start``, sorted by time.
+
+    Same arguments -> identical frame (and identical bytes from ``save_orders``).
+    """
+    rng = np.random.default_rng(seed)
+    start = pd.Timestamp(start)
+    day = rng.integers(0, max(int(np.ceil(days)), 1), size=n)
+    hour = rng.choice(24, size=n, p=HOURLY_PROFILE / HOURLY_PROFILE.sum())
+    second = rng.integers(0, 3600, size=n)
+    offsets = day * 86_400 + hour * 3600 + second
+    order = np.argsort(offsets, kind="stable")
+    offsets, hour = offsets[order], hour[order]
+    timestamp = start + pd.to_timedelta(offsets, unit="s")
+
+    weather = _draw_category(rng, conditions.weather_probs, n)
+    temperature = rng.normal(conditions.temperature_mean, conditions.temperature_std, size=n)
+    temperature = np.where(weather == "snow", np.minimum(temperature, -1.0), temperature)
+    is_peak = np.isin(hour, PEAK_HOURS)
+    load_rate = conditions.courier_load_base + conditions.courier_load_peak * is_peak
+
+    frame = pd.DataFrame(
+        {
+            ID_COLUMN: np.arange(first_id, first_id + n, dtype=np.int64),
+            TIME_COLUMN: timestamp,
+            "distance_km": np.clip(
+                rng.lognormal(np.log(conditions.distance_median_km), 0.6, size=n), 0.2, 30.0
+            ).round(2),
+            "prep_time_min": np.clip(rng.gamma(4.0, 4.0, size=n), 2.0, 90.0).round(1),
+            "courier_load": rng.poisson(load_rate).astype(np.int64),
+            "hour": hour.astype(np.int64),
+            "weekday": timestamp.weekday.to_numpy().astype(np.int64),
+            "temperature_c": temperature.round(1),
+            "order_value": np.clip(
+                rng.lognormal(np.log(conditions.order_value_median), 0.5, size=n), 150.0, 20_000.0
+            ).round(0),
+            "weather": weather,
+            "district": _draw_category(rng, conditions.district_probs, n),
+        }
+    )
+    frame[TARGET] = (rng.random(n) < late_probability(frame, truth)).astype(np.int64)
+    return frame[COLUMNS]
+
+
+def save_orders(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write orders as CSV with a fixed format, so equal frames give equal bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, date_format="%Y-%m-%dT%H:%M:%S", lineterminator="\n")
+    return path
+
+
+def load_orders(path: str | Path) -> pd.DataFrame:
+    """Read orders written by ``save_orders`` (timestamps parsed)."""
+    return pd.read_csv(path, parse_dates=[TIME_COLUMN])
+
+
+def frame_hash(frame: pd.DataFrame) -> str:
+    """A short content hash of a frame (values, column names and order), for versioning."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(",".join(map(str, frame.columns)).encode())
+    return digest.hexdigest()[:16]
