@@ -12,7 +12,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Set before any test module imports the course package, so nothing reaches the checkout.
 os.environ["MLOPS_COURSE_HOME"] = tempfile.mkdtemp(prefix="mlops-course-test-")
-os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 @pytest.fixture

@@ -71,3 +71,28 @@ def work_dir(*parts: str) -> Path:
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def display_path(path: str | Path) -> str:
+    """A path as a notebook should print it: never absolute, so outputs stay reproducible.
+
+    Paths in the work directory print as ``<work>/...``; paths in the checkout relative
+    to its root.
+    """
+    path = Path(path).resolve()
+    for base, label in ((work_dir(), "<work>"), (repo_root(), None)):
+        if base is not None and path.is_relative_to(base):
+            relative = path.relative_to(base).as_posix()
+            if label is None:
+                return relative
+            return label if relative == "." else f"{label}/{relative}"
+    return path.name
+
+
+def work_dir_origin() -> str:
+    """In words: where the work directory comes from (no absolute path, for notebooks)."""
+    if os.environ.get(WORK_DIR_ENV):
+        return f"задана переменной окружения {WORK_DIR_ENV}"
+    if repo_root() is not None:
+        return ".work/ в корне курса (по умолчанию)"
+    return "~/.mlops_course (пакет установлен вне папки курса)"

@@ -54,7 +54,11 @@ class Conditions:
     temperature_std: float = 7.0
     district_probs: dict[str, float] = field(
         default_factory=lambda: {
-            "center": 0.30, "north": 0.20, "south": 0.20, "east": 0.15, "west": 0.15
+            "center": 0.30,
+            "north": 0.20,
+            "south": 0.20,
+            "east": 0.15,
+            "west": 0.15,
         }
     )
     distance_median_km: float = 3.0
@@ -77,7 +81,11 @@ class GroundTruth:
     )
     district_effect: dict[str, float] = field(
         default_factory=lambda: {
-            "center": 0.4, "north": 0.0, "south": 0.1, "east": -0.1, "west": 0.0
+            "center": 0.4,
+            "north": 0.0,
+            "south": 0.1,
+            "east": -0.1,
+            "west": 0.0,
         }
     )
     unknown_district_effect: float = 0.5

@@ -1,0 +1,68 @@
+# «Введение в MLOps»: one entry point for students, instructors and CI.
+#   make lab    - create .venv from the lock (if needed) and open JupyterLab at the course map
+#   make test   - create/update .venv and run the whole test suite (CI runs exactly this)
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)
+SEED ?=
+PYTEST_WORKERS ?= auto
+
+# The course runs offline: no telemetry, no update checks.
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := 1
+export DVC_NO_ANALYTICS := 1
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: help venv lab test check course notebooks lock bench mlflow-ui clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --python $(BIN)/python --require-hashes -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create or update .venv from requirements.lock
+
+lab: venv  ## open JupyterLab (127.0.0.1) at the course map
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
+		notebooks/00_course_map.ipynb
+
+test: venv  ## the whole test suite: unit, service, pipeline, nbval, labs, sync
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope \
+		--nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
+		--nbval-cell-timeout 120 tests notebooks solutions
+
+check: venv  ## static checks, no kernel: ruff, notebooks in sync, no tracked artefacts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python tools/course.py check
+	$(BIN)/python tools/sync_environment.py --check
+
+course: venv  ## execute every notebook and solution into the work dir; timing table (SEED=7 to vary)
+	$(BIN)/python tools/course.py run $(if $(SEED),--seed $(SEED))
+
+notebooks: venv  ## regenerate notebooks/, solutions/, labs/ from course/
+	$(BIN)/python tools/course.py build
+
+lock:  ## re-resolve requirements.in into requirements.lock and environment.yml
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes \
+		requirements.in -o requirements.lock
+	$(BIN)/python tools/sync_environment.py
+
+bench: venv  ## benchmarks (timings live here, never in tests)
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:  ## remove the work directory and build outputs (keeps .venv)
+	rm -rf .work build dist src/*.egg-info .pytest_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -1,0 +1,60 @@
+"""Lab checks and quizzes answer ✓/✗ with a hint, never a bare assert."""
+
+import pytest
+
+from mlops_course.checks import (
+    QUIZZES,
+    CheckFailed,
+    check_quiz,
+    expect,
+    grade_quiz,
+    report,
+    run_check,
+)
+
+
+def test_report_passes_and_counts(capsys) -> None:
+    report([expect(True, "всё хорошо", "подсказка")])
+    out = capsys.readouterr().out
+    assert "✓ всё хорошо" in out and "подсказка" not in out
+
+
+def test_report_shows_the_hint_and_raises(capsys) -> None:
+    with pytest.raises(CheckFailed, match="проверьте знак"):
+        report([expect(True, "первое верно", "-"), expect(False, "-", "проверьте знак")])
+    out = capsys.readouterr().out
+    assert "✓ первое верно" in out and "✗ проверьте знак" in out
+
+
+def test_a_crash_in_student_code_becomes_a_readable_hint(capsys) -> None:
+    def broken_check():
+        return [expect(1 / 0 == 0, "-", "-")]
+
+    with pytest.raises(CheckFailed, match="ZeroDivisionError"):
+        run_check(broken_check)
+
+
+def test_an_unfinished_exercise_is_not_hidden_by_the_check() -> None:
+    def unfinished():
+        raise NotImplementedError("Упражнение не выполнено")
+
+    with pytest.raises(NotImplementedError):
+        run_check(unfinished)
+
+
+@pytest.mark.parametrize("name", sorted(QUIZZES))
+def test_quiz_grading_right_wrong_and_unanswered(name: str, capsys) -> None:
+    questions = QUIZZES[name]
+    right = {n: q.answer for n, q in enumerate(questions, start=1)}
+    wrong = {n: next(o for o in q.options if o != q.answer) for n, q in enumerate(questions, 1)}
+    assert all(result.passed for result in grade_quiz(name, right))
+    assert not any(result.passed for result in grade_quiz(name, wrong))
+    assert grade_quiz(name, {}) == [None] * len(questions)
+    assert not grade_quiz(name, {1: "z"})[0].passed
+    check_quiz(name, right)
+    assert f"Верно: {len(questions)} из {len(questions)}" in capsys.readouterr().out
+
+
+def test_quiz_answers_are_valid_options() -> None:
+    for questions in QUIZZES.values():
+        assert all(q.answer in q.options for q in questions)

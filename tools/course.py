@@ -1,0 +1,352 @@
+"""The course's notebook builder: the only writer of notebooks/, solutions/ and labs/.
+
+Sources are jupytext ``py:percent`` files:
+
+* ``course/notebooks/NAME.py`` -> ``notebooks/NAME.ipynb`` (executed, outputs kept);
+* ``course/labs/NAME.py``      -> ``solutions/NAME.ipynb`` (executed, outputs kept)
+                                  and ``labs/NAME.ipynb`` (solution regions replaced by a
+                                  TODO and ``raise NotImplementedError``, no outputs).
+
+Commands::
+
+    python tools/course.py build [NAME ...]   # regenerate (and execute) notebooks
+    python tools/course.py check              # generated files in sync with sources?
+    python tools/course.py run [--seed N]     # execute everything into the work dir, timings
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import fnmatch
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbformat import NotebookNode
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNEL = "python3"
+CELL_TIMEOUT_S = 120
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+SOLUTION_REGION = re.compile(
+    rf"^(?P<indent>[ \t]*){BEGIN_SOLUTION}(?P<hint>[^\n]*)\n.*?^[ \t]*{END_SOLUTION}[^\n]*$",
+    re.MULTILINE | re.DOTALL,
+)
+DEFAULT_TODO = "напишите здесь своё решение (см. задание выше)"
+KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": KERNEL}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One generated notebook: where it comes from and how it is made."""
+
+    source: Path
+    output: Path
+    kind: str  # "notebook", "solution" or "lab"
+
+    @property
+    def executed(self) -> bool:
+        return self.kind != "lab"
+
+
+def targets(root: Path = ROOT) -> list[Target]:
+    """Every generated notebook, in course order."""
+    found = []
+    for source in sorted((root / "course" / "notebooks").glob("*.py")):
+        found.append(Target(source, root / "notebooks" / f"{source.stem}.ipynb", "notebook"))
+    for source in sorted((root / "course" / "labs").glob("*.py")):
+        found.append(Target(source, root / "solutions" / f"{source.stem}.ipynb", "solution"))
+        found.append(Target(source, root / "labs" / f"{source.stem}.ipynb", "lab"))
+    return found
+
+
+# --- Turning a source into a notebook ------------------------------------------------
+
+
+def header_cell(target: Target, root: Path) -> NotebookNode:
+    source = target.source.relative_to(root).as_posix()
+    text = (
+        f"> **Сгенерировано** из `{source}` командой `make notebooks`. "
+        "Не редактируйте этот файл: правьте исходник и пересоберите."
+    )
+    if target.kind == "lab":
+        text += (
+            "\n>\n> **Лабораторная работа.** Заполните ячейки с `NotImplementedError` и "
+            "запускайте проверки `✓/✗` после каждого упражнения. "
+            f"Решения: `solutions/{target.output.name}`."
+        )
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata = {"slideshow": {"slide_type": "skip"}}
+    return cell
+
+
+def strip_solutions(text: str) -> str:
+    """Replace every solution region with a Russian TODO and a friendly NotImplementedError."""
+
+    def todo(match: re.Match) -> str:
+        indent = match["indent"]
+        hint = match["hint"].strip(" :-—") or DEFAULT_TODO
+        return (
+            f"{indent}# TODO: {hint}\n"
+            f'{indent}raise NotImplementedError("Упражнение не выполнено: {hint}")'
+        )
+
+    return SOLUTION_REGION.sub(todo, text)
+
+
+def default_slide_type(cell: NotebookNode) -> str:
+    """Top-level sections start a slide, subsections a sub-slide; the rest follows."""
+    first_line = cell.source.lstrip().split("\n", 1)[0] if cell.source else ""
+    if cell.cell_type == "markdown" and re.match(r"^#{1,2} ", first_line):
+        return "slide"
+    if cell.cell_type == "markdown" and first_line.startswith("### "):
+        return "subslide"
+    return "-"
+
+
+def render(target: Target, root: Path = ROOT) -> NotebookNode:
+    """The notebook for ``target`` before execution: header, cleaned metadata, stable ids."""
+    source_nb = jupytext.read(target.source, fmt="py:percent")
+    cells = [header_cell(target, root)]
+    for cell in source_nb.cells:
+        cell = copy.deepcopy(cell)
+        if target.kind == "lab":
+            cell.source = strip_solutions(cell.source)
+        else:
+            cell.source = keep_solution_markers(cell.source)
+        cell.metadata.setdefault("slideshow", {"slide_type": default_slide_type(cell)})
+        cells.append(cell)
+    for index, cell in enumerate(cells):
+        cell.id = f"{target.output.stem[:40]}-{index:02d}"
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata = {
+        "kernelspec": dict(KERNELSPEC),
+        "language_info": {"name": "python"},
+        "celltoolbar": "Slideshow",
+    }
+    return nb
+
+
+def keep_solution_markers(text: str) -> str:
+    """Solutions show the code between the markers without the marker lines themselves."""
+    lines = [
+        line
+        for line in text.split("\n")
+        if not line.strip().startswith((BEGIN_SOLUTION, END_SOLUTION))
+    ]
+    return "\n".join(lines)
+
+
+def normalise(nb: NotebookNode) -> NotebookNode:
+    """Drop volatile metadata (timings, papermill noise, versions) so rebuilds diff cleanly."""
+    nb.metadata.pop("papermill", None)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = {"name": "python"}
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            for output in cell.outputs:
+                output.get("metadata", {}).pop("papermill", None)
+    return nb
+
+
+# --- Executing ----------------------------------------------------------------------
+
+
+def execute(nb: NotebookNode, cwd: Path, parameters: dict | None = None) -> NotebookNode:
+    """Run a notebook with papermill (kernel python3, per-cell timeout) and return it."""
+    import papermill
+
+    with tempfile.TemporaryDirectory(prefix="mlops-course-build-") as tmp:
+        source, result = Path(tmp) / "in.ipynb", Path(tmp) / "out.ipynb"
+        nbformat.write(nb, source)
+        papermill.execute_notebook(
+            str(source),
+            str(result),
+            parameters=parameters or {},
+            kernel_name=KERNEL,
+            cwd=str(cwd),
+            execution_timeout=CELL_TIMEOUT_S,
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,
+        )
+        return nbformat.read(result, as_version=4)
+
+
+def cell_durations(nb: NotebookNode) -> list[float]:
+    """Seconds per executed code cell, from papermill's metadata."""
+    return [
+        float(cell.metadata.get("papermill", {}).get("duration") or 0.0)
+        for cell in nb.cells
+        if cell.cell_type == "code"
+    ]
+
+
+def build(target: Target, root: Path = ROOT) -> float:
+    """Regenerate one notebook (executing it if needed); returns the seconds it took."""
+    started = time.perf_counter()
+    nb = render(target, root)
+    if target.executed:
+        nb = execute(nb, cwd=target.output.parent)
+    target.output.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(normalise(nb), target.output)
+    return time.perf_counter() - started
+
+
+# --- Checking -----------------------------------------------------------------------
+
+
+def skeleton(nb: NotebookNode) -> list[tuple]:
+    """What must match the source: cell types, sources, tags and slide metadata."""
+    return [
+        (
+            cell.cell_type,
+            cell.source,
+            tuple(cell.metadata.get("tags", ())),
+            cell.metadata.get("slideshow", {}).get("slide_type"),
+        )
+        for cell in nb.cells
+    ]
+
+
+def check(root: Path = ROOT) -> list[str]:
+    """Problems that make the generated notebooks differ from their sources."""
+    problems = []
+    expected = targets(root)
+    for target in expected:
+        name = target.output.relative_to(root).as_posix()
+        source = target.source.relative_to(root).as_posix()
+        if not target.output.exists():
+            problems.append(f"{name}: missing; run `make notebooks` to generate it from {source}")
+            continue
+        committed = nbformat.read(target.output, as_version=4)
+        if skeleton(committed) != skeleton(render(target, root)):
+            problems.append(
+                f"{name}: out of sync with {source} (edited by hand, or the source changed "
+                "without a rebuild); run `make notebooks`"
+            )
+        if target.kind == "lab" and any(
+            cell.get("outputs") for cell in committed.cells if cell.cell_type == "code"
+        ):
+            problems.append(f"{name}: a lab must be shipped without outputs; run `make notebooks`")
+        if target.executed and any(
+            cell.cell_type == "code" and cell.source.strip() and cell.execution_count is None
+            for cell in committed.cells
+        ):
+            problems.append(f"{name}: not executed; run `make notebooks`")
+    known = {target.output for target in expected}
+    for folder in ("notebooks", "solutions", "labs"):
+        for orphan in sorted((root / folder).glob("*.ipynb")):
+            if orphan not in known:
+                problems.append(
+                    f"{orphan.relative_to(root).as_posix()}: has no source in course/; "
+                    "delete it or add the source"
+                )
+    return problems
+
+
+ARTEFACT_PATTERNS = [
+    ".work/*",
+    "*.db",
+    "*.sqlite",
+    "mlruns/*",
+    "mlartifacts/*",
+    ".dvc/cache/*",
+    ".dvc/tmp/*",
+    "*/__pycache__/*",
+    "*.pyc",
+    "*/.ipynb_checkpoints/*",
+    "*.egg-info/*",
+    ".venv/*",
+]
+
+
+def tracked_artefacts(root: Path = ROOT) -> list[str]:
+    """Files in git that a run produces and that belong in the work directory instead."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=root, capture_output=True, text=True, check=False
+    ).stdout.split("\0")
+    return [
+        path
+        for path in listed
+        if path and any(fnmatch.fnmatch(path, pattern) for pattern in ARTEFACT_PATTERNS)
+    ]
+
+
+# --- Running the whole course -------------------------------------------------------
+
+
+def run_course(seed: int | None, root: Path = ROOT) -> int:
+    """Execute every notebook and solution into the work directory; print a timing table."""
+    from mlops_course.config import work_dir
+
+    out_dir = work_dir("course-run")
+    parameters = {} if seed is None else {"seed": seed}
+    rows, failed = [], []
+    for target in (t for t in targets(root) if t.executed):
+        name = target.output.relative_to(root).as_posix()
+        started = time.perf_counter()
+        try:
+            nb = execute(
+                nbformat.read(target.output, as_version=4), target.output.parent, parameters
+            )
+        except Exception as error:  # report every failing notebook, then fail the run
+            failed.append(f"{name}: {type(error).__name__}: {str(error).strip()[:500]}")
+            rows.append((name, time.perf_counter() - started, float("nan")))
+            continue
+        nbformat.write(nb, out_dir / target.output.name)
+        rows.append((name, time.perf_counter() - started, max(cell_durations(nb), default=0.0)))
+    width = max((len(row[0]) for row in rows), default=10)
+    print(f"{'notebook':<{width}}  {'seconds':>8}  {'slowest cell, s':>15}")
+    for name, seconds, slowest in rows:
+        print(f"{name:<{width}}  {seconds:>8.1f}  {slowest:>15.2f}")
+    print(f"{'total':<{width}}  {sum(row[1] for row in rows):>8.1f}")
+    print(f"executed notebooks are in {out_dir}")
+    for problem in failed:
+        print(f"FAILED {problem}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_cmd = commands.add_parser("build", help="regenerate notebooks/, solutions/, labs/")
+    build_cmd.add_argument("names", nargs="*", help="source stems to rebuild (default: all)")
+    commands.add_parser("check", help="fail if generated notebooks are out of sync")
+    run_cmd = commands.add_parser("run", help="execute the course into the work directory")
+    run_cmd.add_argument("--seed", type=int, default=None, help="inject another seed")
+    args = parser.parse_args(argv)
+
+    if args.command == "check":
+        problems = check() + [
+            f"{path}: a run artefact is tracked by git; `git rm --cached` it"
+            for path in tracked_artefacts()
+        ]
+        for problem in problems:
+            print(f"✗ {problem}", file=sys.stderr)
+        if not problems:
+            print(f"✓ {len(targets())} generated notebooks are in sync with course/")
+        return 1 if problems else 0
+    if args.command == "run":
+        return run_course(args.seed)
+    chosen = [t for t in targets() if not args.names or t.source.stem in args.names]
+    for target in chosen:
+        seconds = build(target)
+        print(f"built {target.output.relative_to(ROOT).as_posix()} in {seconds:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
