@@ -107,7 +107,8 @@ pd.Series(package_versions(), name="версия").to_frame()
 # окружения `MLOPS_COURSE_HOME` задаёт другое место.
 
 # %%
-# NBVAL_IGNORE_OUTPUT (в тестах рабочая папка своя, временная)
+# NBVAL_IGNORE_OUTPUT
+# (в тестах рабочая папка своя, временная, поэтому вывод не сверяется)
 from mlops_course.config import work_dir, work_dir_origin
 
 print("рабочая папка:", work_dir_origin())
