@@ -1,0 +1,562 @@
+"""Data drift: univariate statistics by hand, a dataset-level decision, and Evidently.
+
+Each statistic compares one column of a *reference* sample (the data the model was
+trained on) with a *current* sample (what production sees now):
+
+* ``ks_test`` — two-sample Kolmogorov-Smirnov for numeric columns: the largest gap
+  between the two empirical CDFs, with a p-value;
+* ``chi2_test`` — chi-square test of homogeneity for categories, over the *union* of
+  the categories, so a category never seen in the reference counts as drift;
+* ``psi`` — Population Stability Index over bins from the reference quantiles;
+* ``wasserstein`` — the earth mover's distance (optionally in reference std units);
+* ``jensen_shannon`` — Jensen-Shannon distance between two histograms.
+
+``column_drift`` applies them to a frame and returns a tidy table; ``dataset_drift`` turns
+the per-column p-values into one decision with a multiple-testing correction;
+``evidently_drift`` runs the same comparison in Evidently and returns the same table.
+
+Two thresholds families, do not mix them up:
+
+* p-value tests (KS, chi-square): ``score`` is the p-value and a column drifts when
+  ``p < alpha``. With a big sample *any* tiny shift is significant: the p-value answers
+  "is there a difference?", not "is the difference large?".
+* distances (PSI, Wasserstein, JS): ``score`` is the size of the difference and a column
+  drifts when ``score >= threshold``. The thresholds (0.1 for all three, as in Evidently)
+  are rules of thumb, not error rates.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy.stats import chi2 as chi2_distribution
+from scipy.stats import distributions
+
+from mlops_course.config import CATEGORICAL_FEATURES, NUMERIC_FEATURES, TARGET, work_dir
+
+RESULT_COLUMNS = ["column", "method", "score", "threshold", "drifted"]
+P_VALUE_METHODS = ("ks", "chi2")
+DISTANCE_THRESHOLDS = {"psi": 0.1, "wasserstein": 0.1, "jensen_shannon": 0.1}
+METHODS_BY_KIND = {
+    "numeric": ("ks", "psi", "wasserstein", "jensen_shannon"),
+    "categorical": ("chi2", "psi", "jensen_shannon"),
+}
+DEFAULT_METHOD = {"numeric": "ks", "categorical": "chi2"}
+CORRECTIONS = ("none", "bonferroni", "holm", "bh")
+PSI_EPSILON = 1e-4
+"""Share given to an empty bin, so that PSI's log stays finite (a common convention)."""
+
+
+class TestResult(NamedTuple):
+    """A statistic and its p-value."""
+
+    __test__ = False  # not a pytest test class
+
+    statistic: float
+    pvalue: float
+
+
+# --- Input cleaning --------------------------------------------------------------------
+
+
+def _numeric_values(values: Any) -> np.ndarray:
+    """A float array without missing values."""
+    array = np.asarray(values, dtype=float)
+    array = array[~np.isnan(array)]
+    if array.size == 0:
+        raise ValueError("Пустая выборка: нет ни одного значения без пропусков.")
+    return array
+
+
+def _category_counts(reference: Any, current: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counts of every category of the union in both samples (missing values dropped).
+
+    One ``pd.factorize`` over both samples gives shared integer codes, so a category seen
+    only in one sample still gets a column (with a zero count in the other).
+    """
+    reference, current = np.asarray(reference), np.asarray(current)
+    codes, categories = pd.factorize(np.concatenate([reference, current]))
+    ref_codes, cur_codes = codes[: len(reference)], codes[len(reference) :]
+    # factorize marks missing values with -1: drop them.
+    ref_codes, cur_codes = ref_codes[ref_codes >= 0], cur_codes[cur_codes >= 0]
+    if ref_codes.size == 0 or cur_codes.size == 0:
+        raise ValueError("Пустая выборка: нет ни одного значения без пропусков.")
+    ref_counts = np.bincount(ref_codes, minlength=len(categories))
+    cur_counts = np.bincount(cur_codes, minlength=len(categories))
+    return np.asarray(categories), ref_counts, cur_counts
+
+
+# --- Numeric statistics ----------------------------------------------------------------
+
+
+def _tie_group_ends(sorted_values: np.ndarray) -> np.ndarray:
+    """Positions of the last element of each run of equal values in a sorted array."""
+    is_last = np.empty(sorted_values.size, dtype=bool)
+    is_last[:-1] = sorted_values[1:] != sorted_values[:-1]
+    is_last[-1] = True
+    return np.flatnonzero(is_last)
+
+
+def _ks_statistic_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
+    """KS statistic of two *sorted* samples: max |F_ref(x) - F_cur(x)| over all points.
+
+    The gap between two step functions is largest at one of the sample points, so it is
+    enough to look at each distinct value once (the last of a run of ties, where the
+    ECDF has finished its step). Looking each sample up in the other costs
+    O(n log m), and with ties far fewer look-ups are needed.
+    """
+    n, m = ref_sorted.size, cur_sorted.size
+    ref_ends, cur_ends = _tie_group_ends(ref_sorted), _tie_group_ends(cur_sorted)
+    # At the reference points: F_ref is known from the position, F_cur is looked up.
+    gap_at_ref = (ref_ends + 1) / n - np.searchsorted(cur_sorted, ref_sorted[ref_ends], "right") / m
+    gap_at_cur = np.searchsorted(ref_sorted, cur_sorted[cur_ends], "right") / n - (cur_ends + 1) / m
+    return float(max(np.abs(gap_at_ref).max(), np.abs(gap_at_cur).max()))
+
+
+def _ks_pvalue(statistic: float, n: int, m: int) -> float:
+    """Two-sided p-value from Smirnov's asymptotic distribution (as scipy's ``asymp``)."""
+    effective_n = n * m / (n + m)
+    return float(np.clip(distributions.kstwo.sf(statistic, np.round(effective_n)), 0.0, 1.0))
+
+
+def ks_test(reference: Any, current: Any) -> TestResult:
+    """Two-sample Kolmogorov-Smirnov test (two-sided); missing values are dropped.
+
+    The p-value is Smirnov's asymptotic one: identical to
+    ``scipy.stats.ks_2samp(..., method="asymp")``, and to scipy's default whenever a
+    sample has more than 10,000 values (where scipy switches to it as well). For smaller
+    samples scipy's default computes the exact distribution; the two p-values then
+    differ slightly in the third decimal or beyond.
+    """
+    ref_sorted = np.sort(_numeric_values(reference))
+    cur_sorted = np.sort(_numeric_values(current))
+    statistic = _ks_statistic_sorted(ref_sorted, cur_sorted)
+    return TestResult(statistic, _ks_pvalue(statistic, ref_sorted.size, cur_sorted.size))
+
+
+def wasserstein(reference: Any, current: Any, normalize: bool = False) -> float:
+    """First Wasserstein distance (earth mover's distance): the area between the ECDFs.
+
+    In the units of the column ("how far, on average, mass had to move"), so a threshold
+    for kilometres does not fit roubles. ``normalize=True`` divides by the reference
+    standard deviation (at least 0.001, as Evidently does): then 0.1 means "moved by a
+    tenth of a typical spread" in any column, and one threshold fits all columns. This is
+    Evidently's "Wasserstein distance (normed)".
+    """
+    ref_sorted = np.sort(_numeric_values(reference))
+    cur_sorted = np.sort(_numeric_values(current))
+    distance = _wasserstein_sorted(ref_sorted, cur_sorted)
+    if normalize:
+        distance /= max(float(np.std(ref_sorted)), 0.001)
+    return distance
+
+
+def _wasserstein_sorted(ref_sorted: np.ndarray, cur_sorted: np.ndarray) -> float:
+    """Area between the ECDFs of two sorted samples: sum of |F_ref - F_cur| * step width."""
+    points = np.sort(np.concatenate([ref_sorted, cur_sorted]), kind="stable")  # a merge
+    widths = np.diff(points)
+    ref_cdf = np.searchsorted(ref_sorted, points[:-1], "right") / ref_sorted.size
+    cur_cdf = np.searchsorted(cur_sorted, points[:-1], "right") / cur_sorted.size
+    return float(np.sum(np.abs(ref_cdf - cur_cdf) * widths))
+
+
+# --- Binning for PSI and Jensen-Shannon ------------------------------------------------
+
+
+def quantile_bin_edges(reference: Any, bins: int = 10) -> np.ndarray:
+    """Inner edges of ``bins`` equal-frequency bins of the reference sample.
+
+    The outer bins are open (-inf, e1) and [ek, +inf), so current values outside the
+    reference range still land in a bin. Edges that coincide (ties) are merged, so a
+    column with few distinct values gets fewer bins than asked for.
+    """
+    if bins < 2:
+        raise ValueError("Нужно хотя бы 2 корзины (bins >= 2).")
+    values = _numeric_values(reference)
+    inner = np.quantile(values, np.linspace(0.0, 1.0, bins + 1)[1:-1])
+    return np.unique(inner)
+
+
+def binned_counts(reference: Any, current: Any, bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of both numeric samples in the reference-quantile bins.
+
+    Bin i holds values in [edge_{i-1}, edge_i): ``searchsorted(..., "right")`` is the bin.
+    """
+    edges = quantile_bin_edges(reference, bins)
+    n_bins = edges.size + 1
+    ref_bins = np.searchsorted(edges, _numeric_values(reference), side="right")
+    cur_bins = np.searchsorted(edges, _numeric_values(current), side="right")
+    return np.bincount(ref_bins, minlength=n_bins), np.bincount(cur_bins, minlength=n_bins)
+
+
+def _histograms(
+    reference: Any, current: Any, bins: int, categorical: bool | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Counts per bin (numeric) or per category of the union (categorical)."""
+    if categorical is None:
+        categorical = not _is_numeric_array(reference)
+    if categorical:
+        _, ref_counts, cur_counts = _category_counts(reference, current)
+        return ref_counts, cur_counts
+    return binned_counts(reference, current, bins)
+
+
+def _is_numeric_array(values: Any) -> bool:
+    dtype = getattr(values, "dtype", None)
+    if dtype is None:
+        dtype = np.asarray(values).dtype
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def psi(
+    reference: Any,
+    current: Any,
+    bins: int = 10,
+    categorical: bool | None = None,
+    epsilon: float = PSI_EPSILON,
+) -> float:
+    """Population Stability Index: sum over bins of (c - r) * ln(c / r).
+
+    ``r`` and ``c`` are the shares of the reference and the current sample in each bin
+    (numeric: ``bins`` equal-frequency bins from the *reference* quantiles; categorical:
+    each category of the union). Empty bins get the share ``epsilon``. ``categorical=None``
+    decides by dtype. Rule of thumb: < 0.1 stable, 0.1-0.25 moderate, > 0.25 large shift.
+
+    Binning pitfalls (PSI measures the bins as much as the data):
+
+    * The bins come from the reference. Bins from the current or the combined sample,
+      equal-width bins, or another ``bins`` give a different number for the same data.
+    * Ties: a column with few distinct values (hour, courier load) has coinciding
+      quantiles; they are merged, so it gets fewer bins than asked for.
+    * Sample size: without any drift, PSI is about (k - 1) * (1/n + 1/m) for k bins, by
+      chance alone. With 10 bins and 100 rows per sample that is ~0.18, above the 0.1
+      threshold, so small samples give false alarms.
+    * ``epsilon`` sets the penalty for a bin that is empty on one side.
+    """
+    ref_counts, cur_counts = _histograms(reference, current, bins, categorical)
+    ref_share = np.maximum(ref_counts / ref_counts.sum(), epsilon)
+    cur_share = np.maximum(cur_counts / cur_counts.sum(), epsilon)
+    return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
+
+
+def jensen_shannon(
+    reference: Any,
+    current: Any,
+    bins: int = 10,
+    categorical: bool | None = None,
+    base: float | None = None,
+) -> float:
+    """Jensen-Shannon distance between the histograms of the two samples.
+
+    Histograms as in ``psi`` (reference-quantile bins or categories of the union), no
+    epsilon needed: JS is finite even when a bin is empty on one side. With the natural
+    log (``base=None``, scipy's default) it lies in [0, sqrt(ln 2)] ~ [0, 0.83]; with
+    ``base=2`` in [0, 1].
+    """
+    ref_counts, cur_counts = _histograms(reference, current, bins, categorical)
+    p = ref_counts / ref_counts.sum()
+    q = cur_counts / cur_counts.sum()
+    middle = (p + q) / 2
+    divergence = _kl_divergence(p, middle) + _kl_divergence(q, middle)
+    if base is not None:
+        divergence /= np.log(base)
+    return float(np.sqrt(max(divergence, 0.0) / 2))
+
+
+def _kl_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """KL(p || q) with 0 * log 0 = 0."""
+    present = p > 0
+    return float(np.sum(p[present] * np.log(p[present] / q[present])))
+
+
+# --- Categorical test ------------------------------------------------------------------
+
+
+def chi2_test(reference: Any, current: Any, correction: bool = True) -> TestResult:
+    """Chi-square test of homogeneity of two categorical samples.
+
+    The 2 x k contingency table is built over the union of the categories, so a category
+    seen only in the current data (a new district) is part of the test. As in
+    ``scipy.stats.chi2_contingency``, Yates' continuity correction is applied when the
+    table has one degree of freedom (two categories) and ``correction`` is true.
+
+    Evidently's "chisquare" is a different test (goodness of fit of the current counts to
+    the reference shares), so its p-values differ from this one.
+    """
+    _, ref_counts, cur_counts = _category_counts(reference, current)
+    observed = np.vstack([ref_counts, cur_counts]).astype(float)
+    degrees_of_freedom = observed.shape[1] - 1
+    if degrees_of_freedom == 0:  # a single category on both sides: nothing can differ
+        return TestResult(0.0, 1.0)
+    expected = observed.sum(axis=1, keepdims=True) * observed.sum(axis=0) / observed.sum()
+    if degrees_of_freedom == 1 and correction:
+        # Yates: move each count up to 0.5 towards its expected value.
+        difference = expected - observed
+        observed = observed + np.sign(difference) * np.minimum(0.5, np.abs(difference))
+    statistic = float(np.sum((observed - expected) ** 2 / expected))
+    return TestResult(statistic, float(chi2_distribution.sf(statistic, degrees_of_freedom)))
+
+
+# --- Frame level ------------------------------------------------------------------------
+
+
+def column_kind(frame: pd.DataFrame, column: str) -> str:
+    """'numeric' or 'categorical': from the course schema, else from the dtype.
+
+    The label ``is_late`` counts as categorical: a change in the share of late orders
+    (label drift) is a change of category frequencies.
+    """
+    if column in NUMERIC_FEATURES:
+        return "numeric"
+    if column in CATEGORICAL_FEATURES or column == TARGET:
+        return "categorical"
+    return "numeric" if _is_numeric_array(frame[column]) else "categorical"
+
+
+def default_columns(reference: pd.DataFrame, current: pd.DataFrame) -> list[str]:
+    """The course features present in both frames, else every shared column."""
+    shared = [column for column in reference.columns if column in current.columns]
+    features = [c for c in NUMERIC_FEATURES + CATEGORICAL_FEATURES if c in shared]
+    return features or shared
+
+
+def _choose_method(column: str, kind: str, method: str | Mapping[str, str] | None) -> str:
+    """Per-column method: a dict entry must fit; one name applies where it fits."""
+    if isinstance(method, Mapping):
+        chosen = method.get(column, DEFAULT_METHOD[kind])
+        if chosen not in METHODS_BY_KIND[kind]:
+            raise ValueError(
+                f"Метод «{chosen}» не подходит для столбца «{column}» ({kind}); "
+                f"можно: {', '.join(METHODS_BY_KIND[kind])}."
+            )
+        return chosen
+    if method is None:
+        return DEFAULT_METHOD[kind]
+    known = set(METHODS_BY_KIND["numeric"]) | set(METHODS_BY_KIND["categorical"])
+    if method not in known:
+        raise ValueError(f"Неизвестный метод «{method}»; можно: {', '.join(sorted(known))}.")
+    # e.g. "wasserstein" has no meaning for a categorical column: keep its default there.
+    return method if method in METHODS_BY_KIND[kind] else DEFAULT_METHOD[kind]
+
+
+def _column_score(reference: Any, current: Any, kind: str, method: str) -> float:
+    """Score of one column: a p-value for KS / chi-square, a distance otherwise."""
+    categorical = kind == "categorical"
+    if method == "ks":
+        return ks_test(reference, current).pvalue
+    if method == "chi2":
+        return chi2_test(reference, current).pvalue
+    if method == "psi":
+        return psi(reference, current, categorical=categorical)
+    if method == "jensen_shannon":
+        return jensen_shannon(reference, current, categorical=categorical)
+    return wasserstein(reference, current, normalize=True)
+
+
+def column_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: Iterable[str] | None = None,
+    method: str | Mapping[str, str] | None = None,
+    alpha: float = 0.05,
+    threshold: float | None = None,
+) -> pd.DataFrame:
+    """Drift of each column, as a tidy table (column, method, score, threshold, drifted).
+
+    ``method``: None -> KS for numeric and chi-square for categorical columns; one name
+    ("ks", "chi2", "psi", "wasserstein", "jensen_shannon") -> used for every column it
+    fits, the others keep their default; a dict column -> name for full control.
+    For p-value tests the score is the p-value and ``drifted = p < alpha``; for distances
+    ``drifted = score >= threshold`` (default ``DISTANCE_THRESHOLDS``; Wasserstein is
+    normalised by the reference std). No multiple-testing correction here: see
+    ``dataset_drift``.
+    """
+    columns = default_columns(reference, current) if columns is None else list(columns)
+    rows = []
+    for column in columns:
+        kind = column_kind(reference, column)
+        chosen = _choose_method(column, kind, method)
+        # .to_numpy() once per column: the statistics work on plain arrays.
+        score = _column_score(
+            reference[column].to_numpy(), current[column].to_numpy(), kind, chosen
+        )
+        if chosen in P_VALUE_METHODS:
+            limit, drifted = alpha, score < alpha
+        else:
+            limit = DISTANCE_THRESHOLDS[chosen] if threshold is None else threshold
+            drifted = score >= limit
+        rows.append((column, chosen, score, limit, bool(drifted)))
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+# --- Dataset level: many columns, one decision --------------------------------------------
+
+
+def adjust_pvalues(pvalues: Any, correction: str = "holm") -> np.ndarray:
+    """Adjusted p-values for testing many columns at once (compare them with alpha).
+
+    * "none": as they are. With k columns and no drift anywhere, the chance that at least
+      one p < alpha is 1 - (1 - alpha)^k (about 37% for 9 columns): a false alarm is
+      almost guaranteed over a few checks.
+    * "bonferroni": p * k. Controls that chance (family-wise error rate) at alpha.
+    * "holm": the step-down Bonferroni: same guarantee, never less powerful.
+    * "bh": Benjamini-Hochberg. Controls the expected share of false alarms among the
+      flagged columns (FDR); with no drift at all this equals the family-wise rate.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    k = p.size
+    if correction not in CORRECTIONS:
+        raise ValueError(f"Неизвестная поправка «{correction}»; можно: {', '.join(CORRECTIONS)}.")
+    if correction == "none" or k == 0:
+        return p.copy()
+    if correction == "bonferroni":
+        return np.minimum(p * k, 1.0)
+    order = np.argsort(p, kind="stable")
+    ranked = p[order]
+    if correction == "holm":
+        # The i-th smallest p (from 0) is multiplied by k - i; monotone from the smallest up.
+        adjusted_sorted = np.maximum.accumulate(ranked * (k - np.arange(k)))
+    else:  # "bh": the i-th smallest (from 1) times k / i; monotone from the largest down.
+        adjusted_sorted = np.minimum.accumulate((ranked * k / np.arange(1, k + 1))[::-1])[::-1]
+    adjusted = np.empty(k)
+    adjusted[order] = np.minimum(adjusted_sorted, 1.0)
+    return adjusted
+
+
+@dataclass
+class DatasetDrift:
+    """The dataset-level verdict and the per-column table behind it."""
+
+    table: pd.DataFrame
+    """column, method, score (raw p-value), adjusted_p, threshold (alpha), drifted."""
+    drift_detected: bool
+    """True when at least one column is significant after the correction."""
+    drifted_share: float
+    n_drifted: int
+    correction: str
+    alpha: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python types (for JSON, MLflow or a monitoring job)."""
+        return {
+            "drift_detected": self.drift_detected,
+            "drifted_share": self.drifted_share,
+            "n_drifted": self.n_drifted,
+            "correction": self.correction,
+            "alpha": self.alpha,
+            "columns": self.table.to_dict(orient="records"),
+        }
+
+
+def dataset_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: Iterable[str] | None = None,
+    alpha: float = 0.05,
+    correction: str = "holm",
+) -> DatasetDrift:
+    """Is the dataset drifting? KS / chi-square per column, p-values corrected together.
+
+    The dataset drifts when any column's adjusted p-value is below ``alpha``; with "holm"
+    or "bonferroni" the chance of a false alarm when nothing drifts stays <= alpha however
+    many columns are checked (see ``adjust_pvalues``).
+    """
+    table = column_drift(reference, current, columns=columns, alpha=alpha)
+    table.insert(3, "adjusted_p", adjust_pvalues(table["score"].to_numpy(), correction))
+    table["drifted"] = table["adjusted_p"] < alpha
+    n_drifted = int(table["drifted"].sum())
+    return DatasetDrift(
+        table=table,
+        drift_detected=n_drifted > 0,
+        drifted_share=n_drifted / len(table) if len(table) else 0.0,
+        n_drifted=n_drifted,
+        correction=correction,
+        alpha=alpha,
+    )
+
+
+# --- Evidently ----------------------------------------------------------------------------
+
+
+def evidently_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    numeric: list[str] | None = None,
+    categorical: list[str] | None = None,
+    method: str | None = None,
+    cat_method: str | None = None,
+    threshold: float | None = None,
+    html_path: str | Path | None = None,
+    save_html: bool = True,
+) -> pd.DataFrame:
+    """Evidently's ``DataDriftPreset`` on the same columns, as a tidy table.
+
+    ``method`` is the Evidently test for numeric columns ("ks", "wasserstein", "psi", ...),
+    ``cat_method`` for categorical ones ("chisquare", "jensenshannon", ...); None lets
+    Evidently choose: with more than 1000 reference rows it picks the normed Wasserstein
+    distance (numeric) and the Jensen-Shannon distance (categorical), threshold 0.1; with
+    fewer, KS / chi-square p-values at 0.05. ``threshold`` is a p-value level for p-value
+    tests and a distance for distances. The ``drifted`` verdicts are Evidently's own.
+
+    The HTML report (~MBs) goes to ``html_path`` or ``work_dir("reports")``, never into the
+    repository; its path is in ``result.attrs["html_path"]``.
+    """
+    if numeric is None:
+        numeric = [c for c in NUMERIC_FEATURES if c in reference.columns]
+    if categorical is None:
+        categorical = [c for c in CATEGORICAL_FEATURES if c in reference.columns]
+    columns = list(numeric) + list(categorical)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        # Evidently and its dependencies warn a lot, on import too (numpy.core, litestar,
+        # pandas, scipy): keep the notebook's stderr clean.
+        warnings.simplefilter("ignore")
+        # Imported here: evidently is slow to import and only this function needs it.
+        from evidently import DataDefinition, Dataset, Report
+        from evidently.presets import DataDriftPreset
+
+        definition = DataDefinition(
+            numerical_columns=list(numeric), categorical_columns=list(categorical)
+        )
+        preset = DataDriftPreset(
+            columns=columns, num_method=method, cat_method=cat_method, threshold=threshold
+        )
+        snapshot = Report([preset], include_tests=True).run(
+            current_data=Dataset.from_pandas(current[columns], data_definition=definition),
+            reference_data=Dataset.from_pandas(reference[columns], data_definition=definition),
+        )
+        result = _tidy_evidently(snapshot.dict())
+        if save_html:
+            path = Path(html_path) if html_path else work_dir("reports") / "evidently_drift.html"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            snapshot.save_html(str(path))
+            result.attrs["html_path"] = str(path)
+    return result
+
+
+def _tidy_evidently(snapshot: dict[str, Any]) -> pd.DataFrame:
+    """One row per ``ValueDrift`` metric; the verdict is its test's status (FAIL = drift)."""
+    failed = {
+        test["metric_config"]["metric_id"]: test["status"] == "FAIL"
+        for test in snapshot.get("tests", [])
+    }
+    rows = []
+    for metric in snapshot["metrics"]:
+        config = metric["config"]
+        if not config["type"].endswith(":ValueDrift"):
+            continue
+        rows.append(
+            (
+                config["column"],
+                config["method"],
+                float(metric["value"]),
+                float(config["threshold"]),
+                bool(failed[metric["id"]]),
+            )
+        )
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
