@@ -19,7 +19,7 @@ export DVC_NO_ANALYTICS := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv lab test check course notebooks lock bench mlflow-ui clean
+.PHONY: help venv lab test check course notebooks pipeline lock bench mlflow-ui clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,13 @@ course: venv  ## execute every notebook and solution into the work dir; timing t
 
 notebooks: venv  ## regenerate notebooks/, solutions/, labs/ from course/
 	$(BIN)/python tools/course.py build
+
+pipeline: venv  ## run the course's DVC pipeline (dvc repro); outputs in data/, cache in .work/
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+mlflow-ui: venv  ## MLflow UI (127.0.0.1:5000) over the course's tracking database
+	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri \
+		"$$($(BIN)/python -c 'from mlops_course.tracking import tracking_uri; print(tracking_uri())')"
 
 lock:  ## re-resolve requirements.in into requirements.lock and environment.yml
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes \
