@@ -112,7 +112,7 @@ pd.Series(package_versions(), name="версия").to_frame()
 from mlops_course.config import work_dir, work_dir_origin
 
 print("рабочая папка:", work_dir_origin())
-print("сейчас в ней:", sorted(path.name for path in work_dir().iterdir()) or "пусто")
+print("существует:", work_dir().is_dir())
 
 # %% [markdown]
 # ## Итоги
