@@ -12,6 +12,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Set before any test module imports the course package, so nothing reaches the checkout.
 os.environ["MLOPS_COURSE_HOME"] = tempfile.mkdtemp(prefix="mlops-course-test-")
+# pytest-xdist already uses every core: nested OpenMP threads (HistGradientBoosting)
+# would oversubscribe them and slow a 0.3 s fit down to a minute.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture

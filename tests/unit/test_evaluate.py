@@ -1,0 +1,146 @@
+"""Tests of the evaluation metrics and the business cost of wrong predictions."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_course.config import TARGET
+from mlops_course.data import generate_orders, late_probability
+from mlops_course.evaluate import (
+    CostTable,
+    best_threshold,
+    business_cost,
+    cost_by_threshold,
+    evaluate_model,
+    score_metrics,
+)
+
+REQUIRED_KEYS = {
+    "roc_auc",
+    "f1",
+    "log_loss",
+    "accuracy",
+    "late_rate",
+    "cost_total",
+    "cost_per_order",
+}
+
+
+class ConstantModel:
+    """Predicts the same probability of being late for every order."""
+
+    def __init__(self, probability: float) -> None:
+        self.probability = probability
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        p = np.full(len(features), self.probability)
+        return np.column_stack([1 - p, p])
+
+
+class OracleModel:
+    """Knows the true P(late | X) of the generator: perfectly calibrated."""
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        p = late_probability(features)
+        return np.column_stack([1 - p, p])
+
+
+@pytest.fixture(scope="module")
+def orders() -> pd.DataFrame:
+    return generate_orders(20_000, seed=8)
+
+
+def test_business_cost_counts_misses_and_false_alarms():
+    y_true = [1, 1, 0, 0, 0]
+    y_pred = [1, 0, 1, 0, 0]  # one missed late order, one false alarm
+
+    assert business_cost(y_true, y_pred, CostTable(missed_late=300, false_alarm=50)) == 350
+    assert business_cost(y_true, y_true, CostTable()) == 0
+
+
+def test_doubling_the_miss_cost_doubles_the_cost_of_never_raising_an_alarm(orders):
+    never_late = ConstantModel(0.0)
+    base = evaluate_model(never_late, orders, costs=CostTable(missed_late=300, false_alarm=50))
+    doubled = evaluate_model(never_late, orders, costs=CostTable(missed_late=600, false_alarm=50))
+    free_alarms = evaluate_model(
+        never_late, orders, costs=CostTable(missed_late=300, false_alarm=0)
+    )
+
+    n_late = int(orders[TARGET].sum())
+    assert base["cost_total"] == 300 * n_late
+    assert doubled["cost_total"] == 2 * base["cost_total"]
+    assert free_alarms["cost_total"] == base["cost_total"]  # no alarms, nothing false
+    assert base["cost_per_order"] == pytest.approx(300 * orders[TARGET].mean())
+
+
+def test_always_raising_an_alarm_costs_only_false_alarms(orders):
+    metrics = evaluate_model(ConstantModel(1.0), orders, costs=CostTable(false_alarm=50))
+
+    assert metrics["cost_total"] == 50 * int((orders[TARGET] == 0).sum())
+    assert metrics["predicted_late_rate"] == 1.0
+
+
+def test_metrics_are_plain_floats_ready_for_mlflow_and_dvc(orders):
+    metrics = evaluate_model(OracleModel(), orders)
+
+    assert set(metrics) >= REQUIRED_KEYS
+    assert all(type(value) is float for value in metrics.values())
+    assert json.loads(json.dumps(metrics)) == metrics
+    assert metrics["late_rate"] == pytest.approx(orders[TARGET].mean())
+
+
+def test_perfect_and_constant_scores_bound_the_metrics():
+    y_true = np.array([0, 1, 0, 1, 1, 0])
+    perfect = score_metrics(y_true, y_true.astype(float))
+    constant = score_metrics(y_true, np.full(len(y_true), 0.5))
+
+    assert perfect["roc_auc"] == 1.0 and perfect["f1"] == 1.0 and perfect["accuracy"] == 1.0
+    assert perfect["cost_total"] == 0.0 and perfect["log_loss"] < 1e-6
+    assert constant["roc_auc"] == 0.5
+    assert constant["log_loss"] == pytest.approx(math.log(2))
+
+
+def test_roc_auc_is_nan_when_only_one_class_is_present():
+    metrics = score_metrics([0, 0, 0], [0.1, 0.2, 0.3])
+
+    assert math.isnan(metrics["roc_auc"])
+    assert metrics["accuracy"] == 1.0
+
+
+def test_best_threshold_is_the_minimum_of_the_cost_curve(orders):
+    costs = CostTable()
+    curve = cost_by_threshold(OracleModel(), orders, costs)
+    best = best_threshold(OracleModel(), orders, costs)
+
+    best_cost = evaluate_model(OracleModel(), orders, threshold=best, costs=costs)["cost_total"]
+    assert best_cost == curve["cost_total"].min()
+    assert best_cost < evaluate_model(OracleModel(), orders, threshold=0.5)["cost_total"]
+
+
+def test_calibrated_probabilities_need_the_break_even_threshold(orders):
+    # For true probabilities, alarm when p * missed_late > (1 - p) * false_alarm.
+    costs = CostTable()
+    minimum = cost_by_threshold(OracleModel(), orders, costs)["cost_total"].min()
+    at_break_even = evaluate_model(
+        OracleModel(), orders, threshold=costs.break_even_threshold, costs=costs
+    )["cost_total"]
+
+    assert costs.break_even_threshold == pytest.approx(50 / 350)
+    # The empirical curve is flat near its minimum: sampling noise moves the argmin a bit.
+    assert at_break_even <= 1.02 * minimum
+    assert abs(best_threshold(OracleModel(), orders, costs) - costs.break_even_threshold) < 0.05
+
+
+def test_a_dearer_miss_never_raises_the_best_threshold(orders):
+    thresholds = [
+        best_threshold(OracleModel(), orders, CostTable(missed_late=miss, false_alarm=50))
+        for miss in (50, 150, 300, 900)
+    ]
+
+    assert thresholds == sorted(thresholds, reverse=True)
+    assert thresholds[0] > thresholds[-1]
