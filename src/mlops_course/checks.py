@@ -1,5 +1,8 @@
 """Friendly automatic checks for labs and self-check quizzes.
 
+Each lab's checks live in ``mlops_course.lab_checks.<lab>``, each notebook's quiz in
+``mlops_course.quizzes.q<notebook>`` (``QUESTIONS``), so they can grow independently.
+
 A check never ends with a bare ``assert``: it prints ✓ with what was confirmed, or ✗
 with what is wrong and a hint how to fix it, and then raises ``CheckFailed`` so that a
 notebook run (and CI) stops at the first wrong answer.
@@ -7,6 +10,8 @@ notebook run (and CI) stops at the first wrong answer.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -64,48 +69,24 @@ class Question:
     explanation: str
 
 
-QUIZZES: dict[str, list[Question]] = {
-    "00_course_map": [
-        Question(
-            "Откуда берутся файлы в папке notebooks/?",
-            {
-                "a": "их правят руками в JupyterLab",
-                "b": "их генерирует сборщик из исходников в course/ (make notebooks)",
-                "c": "их скачивают из интернета при запуске",
-            },
-            "b",
-            "Единственный источник правды — course/; notebooks/, solutions/ и labs/ "
-            "пересобираются командой make notebooks.",
-        ),
-        Question(
-            "Куда курс пишет базы MLflow, кэши DVC и отчёты?",
-            {
-                "a": "в рабочую папку (MLOPS_COURSE_HOME, по умолчанию .work/)",
-                "b": "прямо в папку с ноутбуками",
-                "c": "в домашнюю папку пользователя, всегда",
-            },
-            "a",
-            "Все артефакты запусков идут в рабочую папку: git status остаётся чистым.",
-        ),
-        Question(
-            "Почему данные курса генерируются, а не скачиваются?",
-            {
-                "a": "так быстрее писать код",
-                "b": "чтобы курс работал офлайн и воспроизводимо, а дрейф можно было "
-                "дозировать и измерять",
-                "c": "настоящих данных о доставке не бывает",
-            },
-            "b",
-            "Генератор с seed даёт одни и те же данные везде и знает «истину», "
-            "с которой сравниваются детекторы дрейфа.",
-        ),
-    ],
-}
+def questions(name: str) -> list[Question]:
+    """The quiz of notebook ``name`` (e.g. "00_course_map"), from ``mlops_course.quizzes``."""
+    return importlib.import_module(f"mlops_course.quizzes.q{name}").QUESTIONS
+
+
+def quiz_names() -> list[str]:
+    """Every notebook that has a quiz."""
+    package = importlib.import_module("mlops_course.quizzes")
+    return sorted(
+        module.name[1:]
+        for module in pkgutil.iter_modules(package.__path__)
+        if module.name.startswith("q")
+    )
 
 
 def show_quiz(name: str) -> None:
     """Print the questions of a quiz with their options."""
-    for number, question in enumerate(QUIZZES[name], start=1):
+    for number, question in enumerate(questions(name), start=1):
         print(f"{number}. {question.text}")
         for key, option in question.options.items():
             print(f"   {key}) {option}")
@@ -114,7 +95,7 @@ def show_quiz(name: str) -> None:
 def grade_quiz(name: str, answers: Mapping[int, str]) -> list[CheckResult | None]:
     """Verdict per question (None while unanswered); wrong answers are not corrected."""
     results: list[CheckResult | None] = []
-    for number, question in enumerate(QUIZZES[name], start=1):
+    for number, question in enumerate(questions(name), start=1):
         given = str(answers.get(number) or "").strip().lower()
         if not given:
             results.append(None)

@@ -3,11 +3,12 @@
 import pytest
 
 from mlops_course.checks import (
-    QUIZZES,
     CheckFailed,
     check_quiz,
     expect,
     grade_quiz,
+    questions,
+    quiz_names,
     report,
     run_check,
 )
@@ -42,19 +43,22 @@ def test_an_unfinished_exercise_is_not_hidden_by_the_check() -> None:
         run_check(unfinished)
 
 
-@pytest.mark.parametrize("name", sorted(QUIZZES))
+@pytest.mark.parametrize("name", quiz_names())
 def test_quiz_grading_right_wrong_and_unanswered(name: str, capsys) -> None:
-    questions = QUIZZES[name]
-    right = {n: q.answer for n, q in enumerate(questions, start=1)}
-    wrong = {n: next(o for o in q.options if o != q.answer) for n, q in enumerate(questions, 1)}
+    quiz = questions(name)
+    right = {n: q.answer for n, q in enumerate(quiz, start=1)}
+    wrong = {n: next(o for o in q.options if o != q.answer) for n, q in enumerate(quiz, 1)}
     assert all(result.passed for result in grade_quiz(name, right))
     assert not any(result.passed for result in grade_quiz(name, wrong))
-    assert grade_quiz(name, {}) == [None] * len(questions)
+    assert grade_quiz(name, {}) == [None] * len(quiz)
     assert not grade_quiz(name, {1: "z"})[0].passed
     check_quiz(name, right)
-    assert f"Верно: {len(questions)} из {len(questions)}" in capsys.readouterr().out
+    assert f"Верно: {len(quiz)} из {len(quiz)}" in capsys.readouterr().out
 
 
-def test_quiz_answers_are_valid_options() -> None:
-    for questions in QUIZZES.values():
-        assert all(q.answer in q.options for q in questions)
+def test_every_quiz_is_well_formed() -> None:
+    assert "00_course_map" in quiz_names()
+    for name in quiz_names():
+        quiz = questions(name)
+        assert len(quiz) >= 3, f"{name}: a quiz needs at least three questions"
+        assert all(q.answer in q.options and len(q.options) >= 2 for q in quiz), name

@@ -1,0 +1,1 @@
+"""Self-check quizzes: one module ``q<notebook stem>`` per notebook, with ``QUESTIONS``."""
