@@ -288,14 +288,15 @@ def tracked_artefacts(root: Path = ROOT) -> list[str]:
 # --- Running the whole course -------------------------------------------------------
 
 
-def run_course(seed: int | None, root: Path = ROOT) -> int:
+def run_course(seed: int | None, names: list[str] | None = None, root: Path = ROOT) -> int:
     """Execute every notebook and solution into the work directory; print a timing table."""
     from mlops_course.config import work_dir
 
     out_dir = work_dir("course-run")
     parameters = {} if seed is None else {"seed": seed}
     rows, failed = [], []
-    for target in (t for t in targets(root) if t.executed):
+    chosen = [t for t in targets(root) if t.executed and (not names or t.source.stem in names)]
+    for target in chosen:
         name = target.output.relative_to(root).as_posix()
         started = time.perf_counter()
         try:
@@ -326,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     build_cmd.add_argument("names", nargs="*", help="source stems to rebuild (default: all)")
     commands.add_parser("check", help="fail if generated notebooks are out of sync")
     run_cmd = commands.add_parser("run", help="execute the course into the work directory")
+    run_cmd.add_argument("names", nargs="*", help="source stems to run (default: all)")
     run_cmd.add_argument("--seed", type=int, default=None, help="inject another seed")
     args = parser.parse_args(argv)
 
@@ -340,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"✓ {len(targets())} generated notebooks are in sync with course/")
         return 1 if problems else 0
     if args.command == "run":
-        return run_course(args.seed)
+        return run_course(args.seed, args.names)
     chosen = [t for t in targets() if not args.names or t.source.stem in args.names]
     for target in chosen:
         seconds = build(target)
