@@ -26,7 +26,8 @@
 # Слайд лекции: «О чём эта лекция».
 
 # %% tags=["parameters"]
-seed = 42  # можно подменить: make course SEED=7
+# Параметры (papermill может подменить их: make course SEED=7)
+seed = 42
 
 # %% [markdown]
 # ## Сценарий курса: «Опоздает ли доставка?»
