@@ -36,7 +36,7 @@ venv: $(STAMP)  ## create or update .venv from requirements.lock
 
 lab: venv  ## open JupyterLab (127.0.0.1) at the course map
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
-		notebooks/00_course_map.ipynb
+		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_course_map.ipynb
 
 test: venv  ## the whole test suite: unit, service, pipeline, nbval, labs, sync
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope \
