@@ -1,0 +1,70 @@
+"""CLI: ``python -m mlops_course.serving --model-uri models:/delivery@champion --port 8000``.
+
+Serves on loopback (127.0.0.1) unless ``--host`` says otherwise. Every option can also come
+from the environment (``MLOPS_SERVING_<OPTION>``, as in the Kubernetes manifests); command
+line options win.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mlops_course.serving.settings import DEFAULT_HOST, DEFAULT_PORT, ServingSettings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m mlops_course.serving",
+        description="Сервис модели «Опоздает ли доставка?» (FastAPI + uvicorn).",
+    )
+    parser.add_argument(
+        "--model-uri", help="models:/<имя>@<алиас>, models:/<имя>/<версия> или папка модели"
+    )
+    parser.add_argument("--challenger-uri", help="вторая модель для A/B-теста")
+    parser.add_argument("--challenger-share", type=float, help="доля заказов для challenger (0..1)")
+    parser.add_argument(
+        "--tracking-uri", help="MLflow tracking/registry URI (по умолчанию — реестр курса)"
+    )
+    parser.add_argument("--log-path", type=Path, help="файл sqlite журнала предсказаний")
+    parser.add_argument("--max-rows", type=int, help="максимум строк в одном запросе")
+    parser.add_argument("--host", default=None, help=f"адрес (по умолчанию {DEFAULT_HOST})")
+    parser.add_argument(
+        "--port", type=int, default=None, help=f"порт (по умолчанию {DEFAULT_PORT})"
+    )
+    parser.add_argument("--log-level", default="warning", help="уровень логов uvicorn")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    import os
+
+    import uvicorn
+
+    from mlops_course.serving.app import create_app
+
+    args = build_parser().parse_args(argv)
+    settings = ServingSettings.from_env(
+        model_uri=args.model_uri,
+        challenger_uri=args.challenger_uri,
+        challenger_share=args.challenger_share,
+        tracking_uri=args.tracking_uri,
+        log_path=args.log_path,
+        max_rows=args.max_rows,
+        # Answer /health at once and /ready with 503 until the model is loaded.
+        wait_for_model=False,
+    )
+    host = args.host or os.environ.get("MLOPS_SERVING_HOST") or DEFAULT_HOST
+    port = args.port or int(os.environ.get("MLOPS_SERVING_PORT") or DEFAULT_PORT)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=args.log_level,
+        access_log=False,  # requests are counted in /metrics; a log line each costs latency
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Run the real service (the CLI under uvicorn) in the background, from a notebook or a test.
+
+``start_service(model_uri)`` picks a free loopback port, starts
+``python -m mlops_course.serving`` as a child process, waits until ``/ready`` answers 200
+and returns a handle with the URL; ``handle.stop()`` (or leaving a ``with`` block) stops it
+with SIGTERM (graceful: uvicorn finishes requests and closes the log), killing it only if it
+does not exit in time. The server's output goes to a file in the work directory, so a
+notebook cell stays clean.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlops_course.config import work_dir
+from mlops_course.serving.settings import DEFAULT_HOST, READY_PATH
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+class ServiceStartError(RuntimeError):
+    """The service did not become ready; the message includes the end of its output."""
+
+
+@dataclass
+class BackgroundService:
+    """A running service process."""
+
+    process: subprocess.Popen
+    host: str
+    port: int
+    output_path: Path
+    _output: object = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def rss_mb(self) -> float:
+        """Resident memory of the server process, in MiB."""
+        import psutil
+
+        return psutil.Process(self.pid).memory_info().rss / 2**20
+
+    def output(self) -> str:
+        """What the server printed so far (stdout and stderr)."""
+        return self.output_path.read_text(errors="replace") if self.output_path.exists() else ""
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Poll ``/ready`` until it answers 200; fail early if the process dies."""
+        deadline = time.monotonic() + timeout
+        reason = "нет ответа"
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise ServiceStartError(
+                    f"Сервис завершился с кодом {self.process.returncode}:\n{self.output()[-2000:]}"
+                )
+            try:
+                with urllib.request.urlopen(self.url + READY_PATH, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except urllib.error.HTTPError as error:  # 503 while the model loads
+                reason = error.read().decode(errors="replace")
+            except OSError as error:  # not listening yet
+                reason = str(error)
+            time.sleep(0.1)
+        self.stop()
+        raise ServiceStartError(
+            f"Сервис не готов за {timeout:.0f} с: {reason}\n{self.output()[-2000:]}"
+        )
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """Graceful stop (SIGTERM), then SIGKILL if it hangs; returns the exit code."""
+        if self.running():
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=timeout)
+        if self._output is not None:
+            self._output.close()
+            self._output = None
+        return self.process.returncode
+
+    def __enter__(self) -> BackgroundService:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_service(
+    model_uri: str,
+    *,
+    port: int | None = None,
+    host: str = DEFAULT_HOST,
+    extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    wait: bool = True,
+) -> BackgroundService:
+    """Start ``python -m mlops_course.serving`` in the background and wait for ``/ready``.
+
+    ``extra_args`` go to the CLI (e.g. ``["--challenger-uri", uri, "--challenger-share",
+    "0.2"]``); ``env`` adds environment variables (e.g. ``MLOPS_COURSE_HOME``).
+    """
+    port = port or free_port(host)
+    command = [
+        sys.executable, "-m", "mlops_course.serving",
+        "--model-uri", model_uri, "--host", host, "--port", str(port),
+        *(extra_args or []),
+    ]  # fmt: skip
+    output_path = work_dir("serving") / f"service-{port}.log"
+    output = output_path.open("w")
+    process = subprocess.Popen(
+        command,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    service = BackgroundService(process, host, port, output_path, _output=output)
+    if wait:
+        try:
+            service.wait_ready(timeout)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                service.stop()
+            raise
+    return service

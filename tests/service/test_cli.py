@@ -1,0 +1,149 @@
+"""The real CLI under uvicorn on a free loopback port, talked to over HTTP.
+
+Also the concurrency test: many parallel clients, then the prediction log holds exactly one
+row per answered prediction and ``/metrics`` counts exactly the requests sent.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops_course.config import FEATURES
+from mlops_course.serving.__main__ import build_parser
+from mlops_course.serving.background import BackgroundService, free_port, start_service
+from mlops_course.serving.client import ServiceClient, encode_orders, metric_value
+from mlops_course.serving.prediction_log import read_prediction_log
+
+pytestmark = pytest.mark.slow  # a server process start (~5 s of imports)
+
+N_CLIENTS = 8
+REQUESTS_PER_CLIENT = 25
+
+
+@pytest.fixture(scope="module")
+def service(model_dirs: dict[str, Path], tmp_path_factory) -> Iterator[BackgroundService]:
+    log_path = tmp_path_factory.mktemp("cli") / "predictions.sqlite"
+    handle = start_service(str(model_dirs["champion"]), extra_args=["--log-path", str(log_path)])
+    yield handle
+    handle.stop()
+
+
+def test_cli_defaults_to_loopback() -> None:
+    args = build_parser().parse_args(["--model-uri", "models:/delivery-delay@champion"])
+    assert args.host is None  # resolved to settings.DEFAULT_HOST = 127.0.0.1 in main()
+    from mlops_course.serving.settings import DEFAULT_HOST
+
+    assert DEFAULT_HOST == "127.0.0.1"
+
+
+def test_free_port_is_bindable() -> None:
+    import socket
+
+    port = free_port()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))
+
+
+def test_real_server_answers_over_http(service: BackgroundService, models, fresh_orders) -> None:
+    assert service.host == "127.0.0.1" and service.running()
+    with ServiceClient(service.url) as client:
+        assert client.healthy() and client.ready()
+        answer = client.predict(fresh_orders.head(20))
+        expected = models["champion"].predict_proba(fresh_orders.head(20)[FEATURES])[:, 1]
+        np.testing.assert_allclose(answer["probability"], expected, rtol=1e-12)
+        bad = client.post_raw(b'{"order_id": [1]}')
+        assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "distance_km"
+        assert client.model()["champion"]["name"] == "champion"
+    assert service.rss_mb() < 500
+
+
+def send_mixed_traffic(url: str, frame: pd.DataFrame, client_index: int) -> Counter:
+    """One client: valid batches of varying size and some broken ones; count what happened."""
+    rng = np.random.default_rng(client_index)
+    outcome: Counter = Counter()
+    with httpx.Client(base_url=url, timeout=60) as http:
+        for i in range(REQUESTS_PER_CLIENT):
+            if i % 5 == 4:
+                response = http.post("/predict", content=b'{"order_id": [1], "hour": ["x"]}')
+                outcome[f"status_{response.status_code}"] += 1
+                continue
+            size = int(rng.integers(1, 40))
+            start = (client_index * REQUESTS_PER_CLIENT + i) * 40
+            batch = frame.iloc[start : start + size]
+            response = http.post("/predict", content=encode_orders(batch))
+            outcome[f"status_{response.status_code}"] += 1
+            if response.status_code == 200:
+                outcome["rows"] += len(response.json()["probability"])
+    return outcome
+
+
+def test_parallel_clients_lose_nothing(service: BackgroundService, tmp_path: Path) -> None:
+    from mlops_course.data import generate_orders
+
+    frame = generate_orders(N_CLIENTS * REQUESTS_PER_CLIENT * 40, 7, first_id=5_000_000)
+    with ServiceClient(service.url) as client:
+        before = client.metrics()
+    log_path = Path(_log_path(service))
+    rows_before = len(read_prediction_log(log_path))
+    with ThreadPoolExecutor(N_CLIENTS) as pool:
+        outcomes = list(
+            pool.map(lambda k: send_mixed_traffic(service.url, frame, k), range(N_CLIENTS))
+        )
+    total = sum(outcomes, Counter())
+    assert total["status_200"] == N_CLIENTS * REQUESTS_PER_CLIENT * 4 // 5
+    assert total["status_422"] == N_CLIENTS * REQUESTS_PER_CLIENT // 5
+
+    log = read_prediction_log(log_path)
+    new_rows = log.iloc[rows_before:]
+    assert len(new_rows) == total["rows"]  # exactly one row per answered prediction
+    assert new_rows["order_id"].is_unique
+    assert set(new_rows["order_id"]) <= set(frame["order_id"])
+
+    with ServiceClient(service.url) as client:
+        after = client.metrics()
+
+    def delta(sample: str, **labels: str) -> float:
+        return metric_value(after, sample, **labels) - metric_value(before, sample, **labels)
+
+    assert (
+        delta("http_requests_total", endpoint="/predict", method="POST", status="200")
+        == total["status_200"]
+    )
+    assert (
+        delta("http_requests_total", endpoint="/predict", method="POST", status="422")
+        == total["status_422"]
+    )
+    predicted = sum(delta("predictions_total", variant="champion", label=label) for label in "01")
+    assert predicted == total["rows"]
+
+
+def _log_path(service: BackgroundService) -> str:
+    command = service.process.args
+    return command[command.index("--log-path") + 1]
+
+
+def test_graceful_stop_keeps_the_log(service: BackgroundService, fresh_orders) -> None:
+    """Last test of the module: SIGTERM stops the shared server cleanly, the log is intact."""
+    with ServiceClient(service.url) as client:
+        last = client.predict(fresh_orders.tail(3))
+        predicted = sum(
+            metric_value(client.metrics(), "predictions_total", variant="champion", label=label)
+            for label in "01"
+        )
+    exit_code = service.stop()
+    # uvicorn re-raises the SIGTERM it handled after shutting down, hence -15 rather than 0.
+    assert exit_code in (0, -signal.SIGTERM)
+    assert not service.running()
+    assert "Traceback" not in service.output()
+    log = read_prediction_log(_log_path(service))
+    assert len(log) == predicted
+    assert log["order_id"].tail(3).tolist() == last["order_id"].tolist()
