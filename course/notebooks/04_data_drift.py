@@ -1,0 +1,422 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # Дрейф данных (data drift)
+#
+# Модель обучили на данных весны, а в production приходит зима, новый район и час пик.
+# Распределение входов P(X) меняется — это **дрейф данных (data drift)**, или ковариантный
+# сдвиг (covariate shift). Здесь мы измерим его: сначала статистиками, написанными руками,
+# затем теми же статистиками из scipy и пакета курса, затем отчётом Evidently. И проверим,
+# насколько детекторам можно верить.
+
+# %% [markdown]
+# ## Цели
+#
+# После этого ноутбука вы сможете:
+#
+# - посчитать KS, хи-квадрат, PSI, расстояние Вассерштейна и Йенсена-Шеннона руками и
+#   сверить их с библиотеками;
+# - выбрать статистику под тип признака и размер выборки, обойти ловушки PSI;
+# - измерить мощность (power) детектора и долю ложных тревог (false alarms), применить
+#   поправку на множественное тестирование;
+# - построить отчёт Evidently и сравнить его с ручным расчётом;
+# - отличить безвредный дрейф от дрейфа, который бьёт по качеству.
+#
+# Слайды лекции: «Проблемы production ML: дрейф данных», «Мониторинг».
+
+# %% tags=["parameters"]
+# Параметры (papermill может подменить их: make course SEED=7)
+seed = 42
+# Размер эталонной (обучающей) и текущей выборок
+n_reference = 5000
+n_current = 2000
+# Число повторов (seed) в симуляциях мощности и ложных тревог
+n_seeds = 100
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+from scipy.special import rel_entr
+
+from mlops_course import drift, scenarios
+from mlops_course.plots import compare_distributions, power_curves
+
+reference = scenarios.make_batch(n_reference, seed=seed).frame
+print(f"эталон: {len(reference)} заказов, доля опозданий {reference['is_late'].mean():.3f}")
+
+# %% [markdown]
+# ## Что такое дрейф: три сценария
+#
+# Генератор курса умеет включать проблемы по одной. Возьмём три сценария дрейфа данных:
+# зима (температура и снег), новый район (категория, которой не было в обучении) и рост
+# пиковой нагрузки (курьер везёт больше заказов сразу).
+
+# %%
+scenarios.scenarios_table().query("kind == 'data_drift'")[["scenario", "columns", "description"]]
+
+# %%
+current = {
+    name: scenarios.make_batch(n_current, seed=seed + 1, scenarios=[name]).frame
+    for name in ["winter", "new_district", "peak_load", "marketing_campaign"]
+}
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+compare_distributions(
+    axes[0], reference["temperature_c"], current["winter"]["temperature_c"], "Зима"
+)
+compare_distributions(
+    axes[1], reference["district"], current["new_district"]["district"], "Новый район"
+)
+compare_distributions(
+    axes[2], reference["courier_load"], current["peak_load"]["courier_load"], "Пиковая нагрузка"
+)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Глазами сдвиг видно. Но мониторинг смотрит на десятки признаков каждый час — нужна
+# **статистика**: число, которое сравнивает эталон (reference) с текущими данными (current).
+
+# %% [markdown]
+# ## Статистики руками и их проверка
+#
+# ### Критерий Колмогорова-Смирнова (KS) — числовые признаки
+#
+# Статистика KS — наибольший разрыв между двумя эмпирическими функциями распределения.
+
+
+# %%
+def ks_by_hand(a, b):
+    a, b = np.sort(a), np.sort(b)
+    points = np.concatenate([a, b])
+    cdf_a = np.searchsorted(a, points, side="right") / a.size
+    cdf_b = np.searchsorted(b, points, side="right") / b.size
+    return np.abs(cdf_a - cdf_b).max()
+
+
+ref_t, cur_t = reference["temperature_c"], current["winter"]["temperature_c"]
+print(f"руками: D = {ks_by_hand(ref_t, cur_t):.4f}")
+print(f"scipy:  D = {stats.ks_2samp(ref_t, cur_t).statistic:.4f}")
+ks = drift.ks_test(ref_t, cur_t)
+print(f"пакет:  D = {ks.statistic:.4f}, p-value = {ks.pvalue:.3g}")
+
+# %% [markdown]
+# ### Хи-квадрат (chi-square) — категориальные признаки
+#
+# Таблица 2 × k: сколько заказов каждой категории в эталоне и в текущих данных. Категории
+# берём из объединения, иначе новый район просто не попадёт в тест.
+
+# %%
+ref_d, cur_d = reference["district"], current["new_district"]["district"]
+table = pd.crosstab(
+    np.r_[np.zeros(len(ref_d)), np.ones(len(cur_d))], np.r_[ref_d, cur_d]
+).to_numpy()
+expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0) / table.sum()
+print(f"руками: χ² = {((table - expected) ** 2 / expected).sum():.2f}")
+print(f"scipy:  χ² = {stats.chi2_contingency(table).statistic:.2f}")
+chi2 = drift.chi2_test(ref_d, cur_d)
+print(f"пакет:  χ² = {chi2.statistic:.2f}, p-value = {chi2.pvalue:.3g}")
+
+# %% [markdown]
+# ### PSI (Population Stability Index)
+#
+# PSI = Σ (c − r) · ln(c / r) по корзинам, где r и c — доли эталона и текущих данных.
+# Корзины — по квантилям **эталона**. Правило большого пальца: < 0.1 стабильно,
+# 0.1–0.25 умеренный сдвиг, > 0.25 сильный.
+
+
+# %%
+def psi_by_hand(ref, cur, bins=10, eps=1e-4):
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1)[1:-1]))
+    r = np.bincount(np.searchsorted(edges, ref, "right"), minlength=edges.size + 1) / len(ref)
+    c = np.bincount(np.searchsorted(edges, cur, "right"), minlength=edges.size + 1) / len(cur)
+    r, c = np.maximum(r, eps), np.maximum(c, eps)
+    return np.sum((c - r) * np.log(c / r))
+
+
+print(f"PSI температуры зимой: руками {psi_by_hand(ref_t, cur_t):.4f}")
+print(f"PSI температуры зимой: пакет  {drift.psi(ref_t, cur_t):.4f}")
+
+# %% [markdown]
+# **Ловушки PSI.** Число зависит от корзин, а не только от данных: от их числа, от способа
+# (квантили эталона или равная ширина) и от размера выборки — даже **без всякого дрейфа**
+# PSI на малой выборке больше нуля, примерно (k − 1)·(1/n + 1/m) для k корзин.
+
+
+# %%
+def psi_equal_width(ref, cur, bins=10):
+    edges = np.linspace(min(ref.min(), cur.min()), max(ref.max(), cur.max()), bins + 1)
+    r = np.maximum(np.histogram(ref, edges)[0] / len(ref), 1e-4)
+    c = np.maximum(np.histogram(cur, edges)[0] / len(cur), 1e-4)
+    return np.sum((c - r) * np.log(c / r))
+
+
+rows = [
+    {"корзины": f"{b} по квантилям", "PSI": drift.psi(ref_t, cur_t, bins=b)}
+    for b in (5, 10, 20, 50)
+]
+rows.append({"корзины": "10 равной ширины", "PSI": psi_equal_width(ref_t, cur_t)})
+pd.DataFrame(rows).round(3)
+
+# %%
+rng = np.random.default_rng(seed)
+noise = []
+for n in (100, 500, 2000):
+    same = [drift.psi(rng.choice(ref_t, n), rng.choice(ref_t, n)) for _ in range(50)]
+    noise.append(
+        {
+            "n": n,
+            "PSI без дрейфа (среднее)": np.mean(same),
+            "(k-1)(2/n)": 9 * 2 / n,
+            "доля PSI ≥ 0.1": np.mean(np.array(same) >= 0.1),
+        }
+    )
+pd.DataFrame(noise).round(3)
+
+# %% [markdown]
+# На 100 заказах PSI «находит» дрейф там, где его нет: порог 0.1 разумен только для
+# выборок в тысячи строк.
+#
+# ### Расстояния Вассерштейна и Йенсена-Шеннона
+#
+# Вассерштейн (earth mover's distance) — площадь между функциями распределения, в единицах
+# признака (градусы). Йенсен-Шеннон (JS) — симметричное и всегда конечное расстояние между
+# гистограммами (в отличие от PSI, не нужен эпсилон для пустых корзин).
+
+# %%
+grid = np.sort(np.concatenate([ref_t, cur_t]))
+gap = np.abs(
+    np.searchsorted(np.sort(ref_t), grid[:-1], "right") / len(ref_t)
+    - np.searchsorted(np.sort(cur_t), grid[:-1], "right") / len(cur_t)
+)
+print(f"Вассерштейн, °C: руками {np.sum(gap * np.diff(grid)):.3f}", end=", ")
+print(f"scipy {stats.wasserstein_distance(ref_t, cur_t):.3f}", end=", ")
+print(f"пакет {drift.wasserstein(ref_t, cur_t):.3f}")
+r_counts, c_counts = drift.binned_counts(ref_t, cur_t)
+p, q = r_counts / r_counts.sum(), c_counts / c_counts.sum()
+m = (p + q) / 2
+# rel_entr(x, y) = x * ln(x / y), with 0 * ln 0 = 0 for empty bins
+js = np.sqrt((rel_entr(p, m).sum() + rel_entr(q, m).sum()) / 2)
+print(f"Йенсен-Шеннон: руками {js:.4f}, scipy {jensenshannon(p, q):.4f}", end=", ")
+print(f"пакет {drift.jensen_shannon(ref_t, cur_t):.4f}")
+
+# %% [markdown]
+# | Статистика | Признаки | Выдаёт | Когда подходит |
+# |---|---|---|---|
+# | KS | числовые | p-value | малые и средние выборки (на миллионах строк значим любой сдвиг) |
+# | хи-квадрат | категории | p-value | в каждой ячейке ожидается ≥ 5 наблюдений |
+# | PSI | оба (корзины) | размер | большие выборки; число зависит от корзин |
+# | Вассерштейн | числовые | размер в единицах | «насколько далеко»; нормируйте на std |
+# | Йенсен-Шеннон | оба (корзины) | размер ≤ 0.83 | большие выборки, новые категории |
+#
+# p-value отвечает на вопрос «есть ли разница?», расстояние — «насколько она велика?».
+
+# %% [markdown]
+# ## Насколько хороши детекторы
+#
+# Генератор знает правду: мы сами решаем, есть ли сдвиг и какой силы (`strength`
+# в `make_batch`). Значит, можно измерить **мощность (power)** — долю срабатываний при
+# настоящем сдвиге — и **долю ложных тревог (false alarm rate)** при силе 0. Признак —
+# `temperature_c` (сценарий «зима»: сила 1 — средняя температура падает на 20 °C, сила 0.05 —
+# на 1 °C при разбросе 7 °C), детектор — KS при α = 0.05.
+
+
+# %%
+def make_temperatures(n, batch_seed, strength):
+    batch = scenarios.make_batch(n, seed=batch_seed, scenarios=["winter"], strength=strength)
+    return np.random.default_rng(batch_seed).permutation(batch.frame["temperature_c"].to_numpy())
+
+
+# %%
+strengths, sizes, alpha = [0.0, 0.02, 0.05, 0.1], [50, 100, 200, 500, 1000], 0.05
+# A fresh reference per repetition: the false-alarm rate is a property of the test over
+# all possible samples, not of one lucky (or unlucky) reference.
+references = [make_temperatures(1000, seed + 10_000 + s, 0.0) for s in range(n_seeds)]
+alarms = np.zeros((len(strengths), len(sizes)))
+for i, strength in enumerate(strengths):
+    for s in range(n_seeds):
+        current_temp = make_temperatures(max(sizes), seed + 20_000 + s, strength)
+        for j, n in enumerate(sizes):
+            # the first n orders of a shuffled batch: a random sample of size n
+            alarms[i, j] += drift.ks_test(references[s], current_temp[:n]).pvalue < alpha
+rates = pd.DataFrame((alarms / n_seeds).T, index=sizes, columns=[f"сила {s}" for s in strengths])
+rates.round(2)
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 4))
+power_curves(
+    ax, rates, alpha=alpha, title=f"Мощность KS для temperature_c ({n_seeds} повторов на точку)"
+)
+plt.show()
+
+# %% [markdown]
+# Без сдвига (сила 0) доля тревог держится около α — как и обещает тест. Сильный сдвиг
+# ловится уже на сотне заказов, слабый — только на тысячах. Если сдвиг мал, а выборка
+# маленькая, детектор его не увидит; если выборка огромная, он заметит и сдвиг, который
+# никому не вредит.
+#
+# ### Много признаков — много ложных тревог
+#
+# Проверяем 9 признаков сразу, каждый при α = 0.05. Даже без дрейфа хотя бы один
+# сработает с вероятностью 1 − 0.95⁹ ≈ 37%. Поправки Бонферрони и Холма (Holm) держат
+# вероятность хотя бы одной ложной тревоги (family-wise error rate) не выше α.
+
+# %%
+corrections = ["none", "bonferroni", "holm"]
+false_alarms = {c: 0 for c in corrections}
+for s in range(n_seeds):
+    ref_s = scenarios.make_batch(500, seed=seed + 30_000 + s).frame
+    cur_s = scenarios.make_batch(500, seed=seed + 40_000 + s).frame
+    p_values = drift.column_drift(ref_s, cur_s)["score"].to_numpy()
+    for c in corrections:
+        false_alarms[c] += bool((drift.adjust_pvalues(p_values, c) < alpha).any())
+fa = pd.Series({c: v / n_seeds for c, v in false_alarms.items()}, name="доля ложных тревог")
+print(f"{n_seeds} пар выборок без дрейфа, 9 признаков; теория без поправки: {1 - 0.95**9:.3f}")
+fa.round(3)
+
+# %% [markdown]
+# Без поправки измеренная доля ниже теоретической: `hour`, `weekday` и `courier_load` —
+# целые числа с повторами, а KS на таких признаках консервативен (срабатывает реже α).
+# Но и так ложных тревог в разы больше α — без всякого дрейфа.
+
+# %%
+half_width = 2 * np.sqrt(alpha * (1 - alpha) / n_seeds)
+fig, ax = plt.subplots(figsize=(6, 3.5))
+ax.bar(
+    ["без поправки", "Бонферрони", "Холм"],
+    fa.to_numpy(),
+    color=["tab:red", "tab:green", "tab:green"],
+)
+ax.axhline(alpha, color="grey", linestyle="--", label=f"α = {alpha}")
+ax.axhspan(
+    max(alpha - half_width, 0),
+    alpha + half_width,
+    color="grey",
+    alpha=0.15,
+    label="α ± 2 ст. ошибки",
+)
+ax.set_ylabel("доля ложных тревог")
+ax.set_title(f"Ложные тревоги на 9 признаках ({n_seeds} повторов)")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ## Отчёт Evidently
+#
+# Evidently (0.7) делает то же самое и рисует отчёт. Сравним его вердикты с нашими на данных
+# зимы. Evidently сам выбирает статистику: при больших выборках — нормированный
+# Вассерштейн для чисел и Йенсен-Шеннон для категорий, порог 0.1. Тяжёлый HTML сохраняем в
+# рабочую папку, а здесь показываем компактную таблицу.
+
+# %%
+from mlops_course.config import NUMERIC_FEATURES, display_path
+
+winter = current["winter"]
+report = drift.evidently_drift(reference, winter)
+print("HTML-отчёт:", display_path(report.attrs["html_path"]))
+
+# %%
+same_methods = {column: "wasserstein" for column in NUMERIC_FEATURES}
+same_methods |= {"weather": "jensen_shannon", "district": "jensen_shannon"}
+ours = drift.column_drift(reference, winter, method=same_methods)
+both = report.merge(ours, on="column", suffixes=("_evidently", "_ours"))
+both["agree"] = both["drifted_evidently"] == both["drifted_ours"]
+both[
+    [
+        "column",
+        "method_evidently",
+        "score_evidently",
+        "score_ours",
+        "drifted_evidently",
+        "drifted_ours",
+        "agree",
+    ]
+].round(3)
+
+# %%
+fig, ax = plt.subplots(figsize=(8, 3.5))
+colors = np.where(report["drifted"], "tab:red", "tab:blue")
+ax.barh(report["column"], report["score"], color=colors)
+ax.axvline(0.1, color="grey", linestyle="--", label="порог 0.1")
+ax.set_xlabel("расстояние (Evidently)")
+ax.set_title("Evidently: дрейф по признакам, зима (красный — дрейф)")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ## Дрейф ≠ деградация
+#
+# Детектор реагирует на любой сдвиг P(X). Но важен не любой. В генераторе `order_value`
+# вообще не влияет на опоздания: маркетинговая акция (чек вдвое больше) — безвредный
+# дрейф. Нагрузка курьера — один из главных факторов опоздания. Измерим для каждого
+# сценария три вещи: что видит детектор, что видит бизнес (доля опозданий) и что
+# происходит с моделью — её **избыточный log loss**: насколько её вероятности хуже
+# истинных вероятностей генератора (`late_probability`). Для сравнения добавим
+# концептуальный дрейф (смена маршрутизации, ноутбук 05).
+
+# %%
+from sklearn.metrics import log_loss
+
+from mlops_course.data import BASE_TRUTH, ROUTING_CHANGE, late_probability
+from mlops_course.evaluate import late_scores
+from mlops_course.train import train_model
+
+model = train_model(reference, seed=seed)
+rows = []
+for name in ["", "marketing_campaign", "peak_load", "routing_change"]:
+    test = scenarios.make_batch(20_000, seed=seed + 2, scenarios=[name] if name else []).frame
+    true_p = late_probability(test, ROUTING_CHANGE if name == "routing_change" else BASE_TRUTH)
+    excess = log_loss(test["is_late"], late_scores(model, test)) - log_loss(test["is_late"], true_p)
+    flagged = drift.dataset_drift(reference, test).table.query("drifted")["column"].tolist()
+    rows.append(
+        {
+            "сценарий": name or "без дрейфа",
+            "дрейф в признаках": ", ".join(flagged) or "—",
+            "доля опозданий": test["is_late"].mean(),
+            "избыточный log loss": excess,
+        }
+    )
+pd.DataFrame(rows).round(3)
+
+# %% [markdown]
+# Детектор одинаково уверенно видит и акцию, и рост нагрузки. Но акция не меняет ничего,
+# что важно: опозданий столько же, модель так же хороша. Рост нагрузки резко меняет
+# бизнес-метрику — опозданий намного больше, — хотя сама модель справляется: связь
+# «нагрузка → опоздание» она выучила верно и продолжает её по новым значениям. Реагировать
+# здесь нужно операционно (больше курьеров), а не переобучением. А смена маршрутизации
+# детектору дрейфа данных не видна вовсе, хотя модель портится сильнее всего.
+#
+# Вывод лекции: **мониторьте то, что важно** — признаки с большим весом в модели,
+# бизнес-метрики и, когда появятся метки, само качество модели.
+
+# %% [markdown]
+# ## Итоги
+#
+# - Дрейф данных — сдвиг P(X); его видно статистикой, сравнивающей эталон с текущими данными.
+# - KS и хи-квадрат дают p-value («есть ли разница»), PSI, Вассерштейн и JS — размер сдвига;
+#   наши реализации в несколько строк совпадают со scipy и пакетом курса.
+# - PSI зависит от корзин и размера выборки; на малых выборках даёт ложные тревоги.
+# - Мощность детектора растёт с размером выборки и силой сдвига; без сдвига доля тревог ≈ α.
+# - Много признаков — нужна поправка (Холм, Бонферрони), иначе ложная тревога почти гарантирована.
+# - Дрейф не равен деградации: следите за важными признаками, бизнес-метрикой и качеством.
+#
+# ### Вопросы для самопроверки
+#
+# Впишите буквы ответов в `answers` и запустите ячейку: помощник скажет, что верно.
+
+# %%
+from mlops_course.checks import check_quiz, show_quiz
+
+show_quiz("04_data_drift")
+
+# %%
+answers = {1: "", 2: "", 3: "", 4: ""}
+check_quiz("04_data_drift", answers)

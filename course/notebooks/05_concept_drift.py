@@ -1,0 +1,340 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # Концептуальный дрейф (concept drift)
+#
+# Бывает, что входы модели не изменились, а мир — изменился. Сервис доставки внедрил новую
+# систему маршрутизации: длинная поездка больше не главная причина опоздания, зато
+# загруженный курьер опаздывает вдвое чаще. Распределение P(X) то же, а связь P(y | X) —
+# другая. Это **концептуальный дрейф (concept drift)**. Здесь мы покажем, что детекторы
+# дрейфа данных его не видят, поймаем его по качеству и онлайн-детектором и сравним
+# стратегии переобучения.
+
+# %% [markdown]
+# ## Цели
+#
+# После этого ноутбука вы сможете:
+#
+# - отличить концептуальный дрейф от дрейфа данных и показать это числами;
+# - поймать его мониторингом качества с отложенными метками и измерить задержку;
+# - применить онлайн-детектор Пейджа-Хинкли (Page-Hinkley) к потоку ошибок модели,
+#   выбрать порог по доле ложных тревог и задержке;
+# - сравнить стратегии переобучения (никогда, по расписанию, скользящее окно, по триггеру)
+#   по качеству и по стоимости — числу переобучений.
+#
+# Слайды лекции: «Проблемы production ML: концептуальный дрейф», «Мониторинг и переобучение».
+
+# %% tags=["parameters"]
+# Параметры (papermill может подменить их: make course SEED=7)
+seed = 42
+# Симулированный год: недели, заказов в неделю, неделя смены маршрутизации
+weeks = 52
+orders_per_week = 1500
+change_week = 20
+# Метки (опоздал ли заказ) приходят с задержкой в неделях
+label_delay_weeks = 2
+# Число повторов в симуляциях онлайн-детектора
+n_seeds = 50
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from mlops_course import drift, scenarios
+from mlops_course.evaluate import late_scores
+from mlops_course.plots import quality_over_time
+
+events = {change_week: ["routing_change"]}
+batches = list(scenarios.stream(weeks, orders_per_week, seed, events, label_delay_weeks))
+# the same stream without the routing change (first 26 weeks are enough for a comparison)
+calm = list(scenarios.stream(change_week + 6, orders_per_week, seed, None, label_delay_weeks))
+print(f"{weeks} недель по {orders_per_week} заказов; смена маршрутизации с недели {change_week}")
+
+# %% [markdown]
+# ## P(X) тот же, P(y | X) другой
+#
+# Генератор делает неделю с дрейфом и без него из одних и тех же случайных чисел для
+# признаков. Сравним одну и ту же неделю после смены в двух мирах.
+
+# %%
+week = change_week + 5
+same_x = batches[week].without_labels().equals(calm[week].without_labels())
+print(f"неделя {week}: признаки совпадают полностью: {same_x}")
+print(
+    f"доля опозданий без смены: {calm[week].frame['is_late'].mean():.3f}, "
+    f"со сменой: {batches[week].frame['is_late'].mean():.3f}"
+)
+
+# %%
+after = pd.concat([b.frame for b in batches[change_week:]])
+before = pd.concat([b.frame for b in batches[:change_week]])
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+for frame, label in [(before, "до смены"), (after, "после смены")]:
+    by_distance = frame.groupby(
+        pd.cut(frame["distance_km"], [0, 1, 2, 3, 4, 6, 9, 30]), observed=True
+    )
+    axes[0].plot(
+        range(len(by_distance)), by_distance["is_late"].mean().to_numpy(), marker="o", label=label
+    )
+    by_load = frame.groupby(frame["courier_load"].clip(upper=6))["is_late"].mean()
+    axes[1].plot(by_load.index, by_load.to_numpy(), marker="o", label=label)
+axes[0].set_xticks(range(7), ["<1", "1-2", "2-3", "3-4", "4-6", "6-9", ">9"])
+axes[0].set(xlabel="расстояние, км", ylabel="доля опозданий", title="P(опоздание | расстояние)")
+axes[1].set(
+    xlabel="заказов у курьера (6 = 6+)", ylabel="доля опозданий", title="P(опоздание | нагрузка)"
+)
+axes[0].legend(), axes[1].legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Детекторы дрейфа данных молчат
+#
+# Эталон — первые 4 недели (на них обучена модель). Каждую неделю проверяем все признаки
+# (KS / хи-квадрат с поправкой Холма, как в ноутбуке 04).
+
+# %%
+reference = pd.concat([b.frame for b in batches[:4]], ignore_index=True)
+weekly_drift = pd.DataFrame(
+    [
+        {"week": b.week, "drift": drift.dataset_drift(reference, b.frame).drift_detected}
+        for b in batches[4:]
+    ]
+)
+alarms_before = weekly_drift.query("week < @change_week")["drift"]
+alarms_after = weekly_drift.query("week >= @change_week")["drift"]
+print(f"тревоги дрейфа данных до смены: {alarms_before.sum()} из {len(alarms_before)} недель")
+print(f"тревоги дрейфа данных после смены: {alarms_after.sum()} из {len(alarms_after)} недель")
+
+# %% [markdown]
+# После смены тревог не больше, чем ложных тревог без дрейфа (около α = 5% недель):
+# детектор смотрит только на X, а X не изменился. Смена маршрутизации для него невидима.
+#
+# ## Мониторинг качества с отложенными метками
+#
+# Метки недели k приходят в неделю k + 2 (`label_delay_weeks`). Следим за двумя метриками
+# качества по неделям:
+#
+# - **доля ошибок** модели (порог 0.5);
+# - **разрыв калибровки**: фактическая доля опозданий минус средняя предсказанная
+#   вероятность опоздания.
+#
+# Правило для обеих: тревога, если значение недели отходит от базового уровня (первые 8
+# недель после запуска) больше чем на три стандартные ошибки биномиальной доли.
+
+# %%
+from mlops_course.train import train_model
+
+model = train_model(reference, seed=seed)
+scores = [late_scores(model, b.frame) for b in batches]
+labels = [b.frame["is_late"].to_numpy().astype(bool) for b in batches]
+errors = [(s >= 0.5) != y for s, y in zip(scores, labels, strict=True)]
+quality = pd.DataFrame(
+    {
+        "доля ошибок": [e.mean() for e in errors],
+        "разрыв калибровки": [y.mean() - s.mean() for s, y in zip(scores, labels, strict=True)],
+    }
+)
+quality.iloc[[4, change_week - 1, change_week, change_week + 1, weeks - 1]].round(3)
+
+
+# %%
+def first_alarm(series, late_share):
+    baseline = series[4:12].mean()
+    limit = 3 * np.sqrt(late_share * (1 - late_share) / orders_per_week)
+    outside = (series - baseline).abs() > limit
+    false_alarms = int(outside[4:change_week].sum())
+    hits = outside[change_week:]
+    return (hits.idxmax() if hits.any() else None), false_alarms, baseline + limit
+
+
+rows = []
+for metric, share in [
+    ("доля ошибок", quality["доля ошибок"][4:12].mean()),
+    ("разрыв калибровки", reference["is_late"].mean()),
+]:
+    week_hit, false_alarms, limit = first_alarm(quality[metric], share)
+    known = None if week_hit is None else week_hit + label_delay_weeks
+    rows.append(
+        {
+            "метрика": metric,
+            "ложных тревог до смены": false_alarms,
+            "первая неделя за порогом": week_hit,
+            "метки известны в неделю": known,
+            "задержка, нед.": None if known is None else known - change_week,
+        }
+    )
+pd.DataFrame(rows)
+
+# %%
+fig, ax = plt.subplots(figsize=(9, 3.5))
+curves = {name: quality[name][4:] for name in quality.columns}
+quality_over_time(
+    ax,
+    curves,
+    {"смена маршрутизации": change_week},
+    ylabel="значение",
+    title="Качество модели по неделям (истинные метки)",
+)
+plt.show()
+
+# %% [markdown]
+# Доля ошибок почти не шелохнулась: модель ошибается чуть чаще, и этот рост тонет в
+# недельном шуме. Разрыв калибровки прыгает сразу: опозданий стало больше, чем модель
+# обещает. Задержка обнаружения — это задержка меток плюс время, нужное метрике, чтобы
+# выйти из шума. Какую метрику мониторить — такое же важное решение, как порог.
+
+# %% [markdown]
+# ## Онлайн-детектор: тест Пейджа-Хинкли
+#
+# Вместо недельных срезов можно смотреть на поток ошибок заказ за заказом, по мере прихода
+# меток. Тест Пейджа-Хинкли (Page 1954; Mouss et al. 2004) копит отклонение ошибок от их
+# среднего и тревожит, когда накопленный рост превышает порог λ. Реализация —
+# `mlops_course.online_drift` (несколько строк numpy, проверена юнит-тестами).
+#
+# Порог λ — компромисс: ниже порог — быстрее реакция, но больше ложных тревог. Измерим
+# оба на потоках Бернулли с той же долей ошибок, что у нашей модели, и тем же ростом
+# после смены (число повторов на порог — `n_seeds`).
+
+# %%
+from mlops_course.online_drift import page_hinkley_alarms
+
+error_rate = quality["доля ошибок"]
+baseline = error_rate[4:change_week].mean()
+delta, rise = 0.005, error_rate[change_week:].mean() - baseline
+n_before, n_after = (change_week - 4) * orders_per_week, (weeks - change_week) * orders_per_week
+rows = []
+for threshold in [40, 80, 120]:
+    false_alarm, delays = 0, []
+    for s in range(n_seeds):
+        rng = np.random.default_rng([seed, threshold, s])
+        calm_errors = rng.random(n_before + n_after) < baseline
+        false_alarm += bool(page_hinkley_alarms(calm_errors, delta, threshold))
+        drifted = np.r_[calm_errors[:n_before], rng.random(n_after) < baseline + rise]
+        found = [a for a in page_hinkley_alarms(drifted, delta, threshold) if a >= n_before]
+        delays.append((found[0] - n_before) / orders_per_week if found else np.inf)
+    rows.append(
+        {
+            "λ": threshold,
+            "ложная тревога за год": false_alarm / n_seeds,
+            "медианная задержка, нед.": np.median(delays),
+            "задержка 90%, нед.": np.percentile(delays, 90),
+        }
+    )
+print(f"доля ошибок {baseline:.3f}, рост после смены {rise:.3f}, {n_seeds} повторов")
+pd.DataFrame(rows).round(2)
+
+# %% [markdown]
+# Возьмём λ = 120: ложные тревоги редки, задержка — несколько недель. Применим тест к
+# настоящему потоку ошибок модели (заказ за заказом, начиная с недели 4).
+
+# %%
+threshold = 120
+stream_errors = np.concatenate(errors[4:]).astype(float)
+alarms = page_hinkley_alarms(stream_errors, delta, threshold)
+alarm_weeks = [4 + a // orders_per_week for a in alarms]
+print(f"тревоги Пейджа-Хинкли в неделях (по моменту заказа): {alarm_weeks}")
+first = next((w for w in alarm_weeks if w >= change_week), None)
+if first is not None:
+    print(f"задержка: {first - change_week} нед. после смены", end=" ")
+    print(f"+ {label_delay_weeks} нед. ожидания меток")
+
+# %% [markdown]
+# ## Стратегии переобучения
+#
+# Что делать, когда мир изменился? Сравним на том же потоке четыре стратегии
+# (`mlops_course.retraining`): модель обучается на первых 4 неделях, метки приходят с
+# задержкой 2 недели.
+#
+# - **никогда** — модель уровня зрелости 0;
+# - **по расписанию** — раз в 8 недель на всех накопленных данных;
+# - **скользящее окно** — раз в 4 недели на последних 4 неделях;
+# - **по триггеру** — когда тест Пейджа-Хинкли на потоке ошибок тревожит, на последних 4 неделях.
+
+# %%
+from mlops_course.retraining import StrategyConfig, compare_strategies
+
+# Two cells, two strategies each: every cell stays a few seconds long.
+simple = [StrategyConfig("never"), StrategyConfig("periodic", every_weeks=8)]
+summary_a, results_a = compare_strategies(batches, simple, change_week=change_week, seed=seed)
+
+# %%
+adaptive = [
+    StrategyConfig("sliding", every_weeks=4, window_weeks=4),
+    StrategyConfig("triggered", window_weeks=4, delta=delta, threshold=threshold),
+]
+summary_b, results_b = compare_strategies(batches, adaptive, change_week=change_week, seed=seed)
+results = results_a | results_b
+summary = pd.concat([summary_a, summary_b], ignore_index=True)
+summary.round(3)
+
+# %%
+names = {
+    "never": "никогда",
+    "periodic": "по расписанию",
+    "sliding": "скользящее окно",
+    "triggered": "по триггеру",
+}
+fig, ax = plt.subplots(figsize=(10, 4))
+curves = {
+    names[n]: r.weekly.set_index("week")["cost_per_order"].rolling(3, min_periods=1).mean()
+    for n, r in results.items()
+}
+quality_over_time(
+    ax,
+    curves,
+    {"смена маршрутизации": change_week},
+    ylabel="₽ на заказ (среднее за 3 нед.)",
+    title="Стоимость ошибок модели по неделям при разных стратегиях",
+)
+for week in results["triggered"].retrain_weeks:
+    ax.axvline(week, color="tab:red", alpha=0.3)
+plt.show()
+
+# %% [markdown]
+# Стратегия «никогда» платит за концептуальный дрейф весь оставшийся год. Полное
+# переобучение по расписанию адаптируется медленно: старые данные с прежней зависимостью
+# тянут модель назад. Скользящее окно и триггер адаптируются; триггер делает это за
+# меньшее число переобучений (см. столбец `retrains`) — но лишь когда детектор настроен
+# так, чтобы не тревожить зря.
+
+# %% [markdown]
+# ## Другие виды дрейфа
+#
+# | Вид | Что меняется | Пример | Какой сигнал ловит |
+# |---|---|---|---|
+# | Дрейф данных (covariate shift) | P(X) | зима, новый район | тесты по признакам, сразу |
+# | Концептуальный дрейф | P(y \| X) | маршрутизация | качество по меткам, поток ошибок |
+# | Сдвиг априорных (prior / label shift) | P(y) | шторм | доля «опоздает» в прогнозах; метки |
+# | Сезонный дрейф | P(X), повторяется | зима | эталон того же сезона, не прошлый месяц |
+# | Внезапный / постепенный | скорость | `ramp_weeks=8` | порог за неделю / накопительные тесты |
+
+# %% [markdown]
+# ## Итоги
+#
+# - Концептуальный дрейф меняет P(y | X) при неизменном P(X): детекторы дрейфа данных молчат.
+# - Его ловит мониторинг качества — но только когда приходят метки, с задержкой.
+# - Онлайн-детектор Пейджа-Хинкли на потоке ошибок: порог λ меняет ложные тревоги на задержку;
+#   выбирайте его измерением, а не на глаз.
+# - Переобучение по триггеру или скользящим окном возвращает качество; стоимость — число
+#   переобучений. Этим займутся уровни зрелости 1 и 2.
+#
+# ### Вопросы для самопроверки
+#
+# Впишите буквы ответов в `answers` и запустите ячейку: помощник скажет, что верно.
+
+# %%
+from mlops_course.checks import check_quiz, show_quiz
+
+show_quiz("05_concept_drift")
+
+# %%
+answers = {1: "", 2: "", 3: ""}
+check_quiz("05_concept_drift", answers)

@@ -1,0 +1,158 @@
+"""Retraining strategies on a simulated weekly stream, with delayed labels.
+
+A strategy decides, at the end of each week, whether to retrain the model and on which
+labelled weeks. Labels of week ``k`` arrive in week ``k + label_delay_weeks``, so a
+strategy can only learn from the past it already knows; the quality shown is measured on
+each week's true labels (which the simulation knows, production would not yet).
+
+Strategies (``STRATEGIES``):
+
+* ``never``    — train once on the first weeks, never again (maturity level 0);
+* ``periodic`` — every ``every_weeks`` weeks, retrain on *all* labelled weeks so far;
+* ``sliding``  — every ``every_weeks`` weeks, retrain on the last ``window_weeks`` labelled;
+* ``triggered`` — retrain on the last ``window_weeks`` labelled weeks when a Page-Hinkley
+  test on the model's error stream (see ``online_drift``) raises an alarm.
+
+The number of retrains is the cost side of the comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from mlops_course.config import SEED, TARGET
+from mlops_course.evaluate import CostTable, business_cost, late_scores
+from mlops_course.online_drift import PageHinkley
+from mlops_course.scenarios import Batch
+from mlops_course.train import train_model
+
+STRATEGIES = ("never", "periodic", "sliding", "triggered")
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """Knobs of a retraining strategy (the defaults suit a 52-week stream)."""
+
+    name: str = "never"
+    initial_weeks: int = 4
+    """Labelled weeks used for the first model (weeks 0..initial_weeks-1)."""
+    every_weeks: int = 4
+    window_weeks: int = 4
+    delta: float = 0.005
+    threshold: float = 40.0
+    model: str = "logreg"
+
+
+@dataclass
+class StrategyResult:
+    """Weekly quality of one strategy and the weeks it retrained."""
+
+    name: str
+    weekly: pd.DataFrame
+    """week, roc_auc, error_rate, cost_per_order, retrained."""
+    retrain_weeks: list[int]
+
+    @property
+    def n_retrains(self) -> int:
+        return len(self.retrain_weeks)
+
+
+def _week_metrics(model: Any, frame: pd.DataFrame) -> dict:
+    """The few metrics the comparison needs (cheaper than ``evaluate.score_metrics``)."""
+    y_true = frame[TARGET].to_numpy().astype(bool)
+    scores = late_scores(model, frame)
+    predicted = scores >= 0.5
+    cost = business_cost(y_true, predicted, CostTable())
+    return {
+        "roc_auc": float(roc_auc_score(y_true, scores)),
+        "error_rate": float(np.mean(predicted != y_true)),
+        "cost_per_order": cost / len(frame),
+    }
+
+
+def _labelled(batches: Sequence[Batch], weeks: range) -> pd.DataFrame:
+    return pd.concat([batches[w].frame for w in weeks], ignore_index=True)
+
+
+def _known_weeks(batch: Batch) -> int:
+    """How many weeks' labels are known at the end of ``batch``'s week."""
+    delay = batch.meta["labels_available_week"] - batch.week
+    return batch.week - delay + 1
+
+
+def simulate(batches: Sequence[Batch], config: StrategyConfig, seed: int = SEED) -> StrategyResult:
+    """Run one strategy over the stream, week by week; score each week before adapting."""
+    if config.name not in STRATEGIES:
+        raise ValueError(f"Неизвестная стратегия {config.name!r}; есть: {STRATEGIES}.")
+    start = config.initial_weeks
+    model = train_model(_labelled(batches, range(start)), model=config.model, seed=seed)
+    detector = PageHinkley(config.delta, config.threshold)
+    rows, retrain_weeks = [], []
+    first_unseen_label = start  # labels before this week were already fed to the detector
+    for batch in batches[start:]:
+        week = batch.week
+        metrics = _week_metrics(model, batch.frame)
+        known = _known_weeks(batch)
+        retrain = False
+        if config.name in ("periodic", "sliding"):
+            retrain = (week - start + 1) % config.every_weeks == 0
+        elif config.name == "triggered":
+            # Errors of the current model on the weeks whose labels just arrived.
+            for labelled_week in range(first_unseen_label, known):
+                frame = batches[labelled_week].frame
+                predicted = late_scores(model, frame) >= 0.5
+                errors = (predicted != frame[TARGET].to_numpy().astype(bool)).astype(float)
+                if any(detector.update(error) for error in errors):
+                    retrain = True
+                    break
+            first_unseen_label = max(first_unseen_label, known)
+        if retrain and known > 0:
+            first = 0 if config.name == "periodic" else max(0, known - config.window_weeks)
+            model = train_model(_labelled(batches, range(first, known)), config.model, seed)
+            detector.reset()
+            retrain_weeks.append(week)
+        rows.append({"week": week, **metrics, "retrained": retrain})
+    return StrategyResult(config.name, pd.DataFrame(rows), retrain_weeks)
+
+
+def compare_strategies(
+    batches: Sequence[Batch],
+    configs: Sequence[StrategyConfig],
+    change_week: int | None = None,
+    seed: int = SEED,
+) -> tuple[pd.DataFrame, dict[str, StrategyResult]]:
+    """Simulate every strategy; a summary table (mean quality, retrains) and the results.
+
+    With ``change_week`` the summary also shows the mean quality after the change.
+    """
+    results = {config.name: simulate(batches, config, seed) for config in configs}
+    rows = []
+    for name, result in results.items():
+        weekly = result.weekly
+        row = {
+            "strategy": name,
+            "retrains": result.n_retrains,
+            "mean_roc_auc": weekly["roc_auc"].mean(),
+            "mean_cost_per_order": weekly["cost_per_order"].mean(),
+        }
+        if change_week is not None:
+            after = weekly[weekly["week"] >= change_week]
+            row["roc_auc_after_change"] = after["roc_auc"].mean()
+            row["cost_per_order_after_change"] = after["cost_per_order"].mean()
+        rows.append(row)
+    return pd.DataFrame(rows), results
+
+
+def detection_week(errors_by_week: Sequence[np.ndarray], delta: float, threshold: float) -> int:
+    """First week whose items make a fresh Page-Hinkley test alarm (-1 if none)."""
+    detector = PageHinkley(delta, threshold)
+    for week, errors in enumerate(errors_by_week):
+        if any(detector.update(float(error)) for error in errors):
+            return week
+    return -1

@@ -1,0 +1,74 @@
+"""Retraining strategies: schedules, label delay respected, adaptation to concept drift."""
+
+import pytest
+
+from mlops_course import scenarios
+from mlops_course.retraining import StrategyConfig, compare_strategies, detection_week, simulate
+
+WEEKS, CHANGE = 16, 6
+
+
+@pytest.fixture(scope="module")
+def batches():
+    events = {CHANGE: ["routing_change"]}
+    return list(scenarios.stream(WEEKS, 600, seed=3, events=events, label_delay_weeks=1))
+
+
+def test_never_does_not_retrain_and_scores_every_week(batches):
+    result = simulate(batches, StrategyConfig("never", initial_weeks=2))
+    assert result.n_retrains == 0
+    assert result.weekly["week"].tolist() == list(range(2, WEEKS))
+    assert result.weekly["roc_auc"].between(0.5, 1.0).all()
+
+
+def test_periodic_and_sliding_follow_their_schedule(batches):
+    for name in ("periodic", "sliding"):
+        result = simulate(batches, StrategyConfig(name, initial_weeks=2, every_weeks=3))
+        assert result.retrain_weeks == [4, 7, 10, 13]
+
+
+def test_strategy_name_is_checked(batches):
+    with pytest.raises(ValueError):
+        simulate(batches, StrategyConfig("sometimes"))
+
+
+def test_triggered_retrains_only_after_the_change_is_labelled(batches):
+    config = StrategyConfig("triggered", initial_weeks=2, threshold=40.0, window_weeks=3)
+    result = simulate(batches, config)
+    # labels of the change week arrive one week later: no alarm can come before that
+    assert result.retrain_weeks
+    assert min(result.retrain_weeks) >= CHANGE + 1
+
+
+def test_triggered_cannot_react_without_labels():
+    stream = list(
+        scenarios.stream(8, 300, seed=4, events={2: ["routing_change"]}, label_delay_weeks=20)
+    )
+    eager = StrategyConfig("triggered", initial_weeks=2, threshold=1.0)
+    # with labels 20 weeks late, no new error reaches the (very eager) detector
+    assert simulate(stream, eager).n_retrains == 0
+    # with labels 1 week late, the same detector fires
+    prompt = list(
+        scenarios.stream(8, 300, seed=4, events={2: ["routing_change"]}, label_delay_weeks=1)
+    )
+    assert simulate(prompt, eager).n_retrains > 0
+
+
+def test_adapting_beats_never_after_concept_drift(batches):
+    configs = [
+        StrategyConfig("never", initial_weeks=2),
+        StrategyConfig("sliding", initial_weeks=2, every_weeks=2, window_weeks=3),
+    ]
+    summary, _ = compare_strategies(batches, configs, change_week=CHANGE + 4)
+    after = summary.set_index("strategy")["cost_per_order_after_change"]
+    assert after["sliding"] < after["never"]
+
+
+def test_detection_week_finds_a_rise_in_errors():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    weeks = [(rng.random(500) < (0.2 if w < 5 else 0.45)).astype(float) for w in range(12)]
+    week = detection_week(weeks, delta=0.02, threshold=40.0)
+    assert 5 <= week <= 7
+    assert detection_week(weeks[:5], delta=0.02, threshold=40.0) == -1
