@@ -39,7 +39,7 @@ seed = 42
 # измерять, как их видят детекторы и модели.
 
 # %%
-from mlops_course.data import generate_orders, frame_hash
+from mlops_course.data import frame_hash, generate_orders
 
 orders = generate_orders(1_000, seed=seed)
 orders.head()

@@ -1,0 +1,206 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # Лабораторная 1: валидация данных
+#
+# В ноутбуке 02 автоматическая проверка (DataOps) остановила партию, где расстояние пришло
+# в метрах. Теперь вы напишете такие проверки сами: они должны ловить каждый инцидент
+# качества данных из сценария курса и пропускать чистую партию.
+
+# %% [markdown]
+# ## Цели
+#
+# - написать проверки колонок, типов, пропусков и диапазонов для партии заказов;
+# - собрать их в одну функцию `validate_batch(frame) -> list[str]`;
+# - убедиться, что проверки ловят все инциденты: пропуски, метры вместо километров,
+#   неверный тип, переименованную и пропавшую колонку, — и молчат на чистых данных.
+#
+# Слайд лекции: «Эволюция: от DevOps к MLOps» (DataOps — автоматизация ETL и управления
+# данными). Каждое упражнение проверяется автоматически: ✓ или ✗ с подсказкой.
+
+# %% tags=["parameters"]
+# Параметры (papermill может подменить их)
+seed = 42
+n_orders = 500
+
+# %% [markdown]
+# ## Инциденты, которые нужно поймать
+
+# %%
+import pandas as pd
+
+from mlops_course.checks import run_check
+from mlops_course.scenarios import QUALITY, make_batch, scenarios_table
+
+table = scenarios_table()
+incidents = table[table["kind"] == QUALITY][["scenario", "description"]]
+incidents
+
+# %%
+from mlops_course.data import COLUMNS
+
+clean = make_batch(n_orders, seed=seed).frame
+metres = make_batch(n_orders, seed=seed, scenarios="distance_in_metres").frame
+print("ожидаемые колонки:", COLUMNS)
+pd.DataFrame(
+    {"чистая": clean["distance_km"].describe(), "метры": metres["distance_km"].describe()}
+).round(1)
+
+# %% [markdown]
+# Допустимые диапазоны числовых колонок (физический смысл: заказ не бывает дальше 50 км).
+
+# %%
+RANGES = {
+    "distance_km": (0.1, 50.0),
+    "prep_time_min": (0.0, 180.0),
+    "courier_load": (0, 30),
+    "hour": (0, 23),
+    "weekday": (0, 6),
+    "temperature_c": (-50.0, 50.0),
+    "order_value": (1.0, 100_000.0),
+}
+
+# %% [markdown]
+# ## Упражнение 1: колонки на месте
+#
+# Напишите `column_problems(frame) -> list[str]`: по строке на каждую **отсутствующую**
+# колонку из `COLUMNS` и на каждую **неожиданную** (лишнюю) колонку. В строке должно быть
+# имя колонки, например `"нет колонки prep_time_min"`, `"лишняя колонка prep_time"`.
+# Для чистой партии — пустой список.
+
+
+# %%
+def column_problems(frame: pd.DataFrame) -> list[str]:
+    ### BEGIN SOLUTION сравните множества set(COLUMNS) и set(frame.columns)
+    missing = [f"нет колонки {name}" for name in COLUMNS if name not in frame.columns]
+    unexpected = [f"лишняя колонка {name}" for name in frame.columns if name not in COLUMNS]
+    return missing + unexpected
+    ### END SOLUTION
+
+
+# %%
+from mlops_course.lab_checks.lab01_data_validation import check_column_problems
+
+run_check(check_column_problems, column_problems)
+
+# %% [markdown]
+# ## Упражнение 2: типы данных
+#
+# Напишите `dtype_problems(frame) -> list[str]`: для каждой колонки из `RANGES`, которая есть
+# в партии, но **не числовая**, — строка с её именем и типом, например
+# `"order_value: ожидалось число, пришло object"`. Подсказка:
+# `pd.api.types.is_numeric_dtype`.
+
+
+# %%
+def dtype_problems(frame: pd.DataFrame) -> list[str]:
+    ### BEGIN SOLUTION пройдите по RANGES и проверьте pd.api.types.is_numeric_dtype(frame[name])
+    return [
+        f"{name}: ожидалось число, пришло {frame[name].dtype}"
+        for name in RANGES
+        if name in frame.columns and not pd.api.types.is_numeric_dtype(frame[name])
+    ]
+    ### END SOLUTION
+
+
+# %%
+from mlops_course.lab_checks.lab01_data_validation import check_dtype_problems
+
+run_check(check_dtype_problems, dtype_problems)
+
+# %% [markdown]
+# ## Упражнение 3: пропуски и диапазоны
+#
+# Напишите `range_problems(frame) -> list[str]`: для каждой **числовой** колонки из `RANGES`,
+# которая есть в партии, — строка, если в ней есть пропуски (NaN), и строка, если хоть одно
+# значение вне диапазона. Не опирайтесь на среднее: метры могут прийти лишь у части
+# заказов (новая версия приложения у части курьеров).
+
+
+# %%
+def range_problems(frame: pd.DataFrame) -> list[str]:
+    ### BEGIN SOLUTION для каждой числовой колонки: isna().sum() и (~between(low, high)).sum()
+    problems = []
+    for name, (low, high) in RANGES.items():
+        if name not in frame.columns or not pd.api.types.is_numeric_dtype(frame[name]):
+            continue
+        values = frame[name]
+        if values.isna().any():
+            problems.append(f"{name}: пропусков {values.isna().sum()}")
+        outside = values.notna() & ~values.between(low, high)
+        if outside.any():
+            problems.append(
+                f"{name}: {outside.sum()} значений вне [{low}, {high}], max {values.max():g}"
+            )
+    return problems
+    ### END SOLUTION
+
+
+# %%
+from mlops_course.lab_checks.lab01_data_validation import check_range_problems
+
+run_check(check_range_problems, range_problems)
+
+# %% [markdown]
+# ## Упражнение 4: одна функция валидации
+#
+# Соберите `validate_batch(frame) -> list[str]` — все проблемы партии. Она должна поймать
+# каждый инцидент из таблицы выше и не падать на сломанной партии (переименованная колонка,
+# строка вместо числа).
+
+
+# %%
+def validate_batch(frame: pd.DataFrame) -> list[str]:
+    ### BEGIN SOLUTION объедините три функции выше
+    return column_problems(frame) + dtype_problems(frame) + range_problems(frame)
+    ### END SOLUTION
+
+
+# %%
+from mlops_course.lab_checks.lab01_data_validation import check_validate_batch
+
+run_check(check_validate_batch, validate_batch)
+
+# %% [markdown]
+# ## Что ловит ваша проверка
+#
+# Прогоним `validate_batch` по всем инцидентам и сравним с проверкой курса
+# (`validation.validate_orders`, pandera).
+
+# %%
+from mlops_course.validation import validate_orders
+
+rows = []
+for name in ["(чистая)", *incidents["scenario"]]:
+    frame = make_batch(n_orders, seed=seed, scenarios=() if name == "(чистая)" else name).frame
+    rows.append(
+        {
+            "партия": name,
+            "ваших замечаний": len(validate_batch(frame)),
+            "нарушений pandera": len(validate_orders(frame).violations),
+        }
+    )
+summary = pd.DataFrame(rows).set_index("партия")
+summary
+
+# %%
+import matplotlib.pyplot as plt
+
+ax = summary.plot.barh(figsize=(8, 3.5))
+ax.set(title="Сколько проблем находит каждая проверка", xlabel="число замечаний", ylabel="")
+plt.show()
+
+# %% [markdown]
+# ## Итоги
+#
+# - Четыре короткие функции ловят все инциденты качества данных сценария и молчат на
+#   чистой партии; это и есть автоматическая проверка шага ETL (DataOps).
+# - Проверка должна смотреть на каждое значение: метры у пары заказов из сотен не видны в среднем.
+# - В курсе те же правила записаны декларативно схемой pandera (`validation.order_schema`),
+#   которая возвращает все нарушения одной таблицей.
