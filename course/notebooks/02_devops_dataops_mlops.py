@@ -201,11 +201,8 @@ cost
 # %%
 # importing MLflow takes a few seconds, once
 import shutil
-import warnings
 
-# mlflow imports tqdm.auto, which warns inside Jupyter when ipywidgets is not installed
-warnings.filterwarnings("ignore", message="IProgress not found")
-from mlops_course import tracking  # noqa: E402
+from mlops_course import tracking
 
 # %%
 home = work_dir("02_devops_dataops_mlops")
