@@ -19,8 +19,9 @@ FIXTURES = REPO_ROOT / "tests" / "fixtures"
 def course_root(tmp_path: Path) -> Path:
     """A miniature course: one notebook source (the real 00) and one fixture lab."""
     (tmp_path / "course" / "notebooks").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "course" / "notebooks" / "00_course_map.py",
-                tmp_path / "course" / "notebooks")
+    shutil.copy(
+        REPO_ROOT / "course" / "notebooks" / "00_course_map.py", tmp_path / "course" / "notebooks"
+    )
     shutil.copytree(FIXTURES / "course" / "labs", tmp_path / "course" / "labs")
     for target in course.targets(tmp_path):
         # Write unexecuted renders: enough for the sync check, which compares sources.
@@ -55,8 +56,9 @@ def test_render_keeps_tags_adds_header_and_slides(course_root: Path) -> None:
     assert lab.cells[1].metadata["slideshow"]["slide_type"] == "slide"
     assert "return 2 * x" in "".join(cell.source for cell in solution.cells)
     assert "### BEGIN SOLUTION" not in "".join(cell.source for cell in solution.cells)
-    assert [c.id for c in lab.cells] == [c.id for c in course.render(lab_target(course_root),
-                                                                      course_root).cells]
+    assert [c.id for c in lab.cells] == [
+        c.id for c in course.render(lab_target(course_root), course_root).cells
+    ]
 
 
 def test_fresh_course_is_in_sync(course_root: Path) -> None:
