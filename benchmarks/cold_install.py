@@ -1,4 +1,5 @@
-"""Cold install from the lock: a new venv and an empty uv cache, as on a fresh machine.
+"""Cold install from the lock, exactly as `make` does it, with a new venv and an empty
+uv cache, as on a fresh machine.
 
     python benchmarks/cold_install.py
 
@@ -47,6 +48,7 @@ def main() -> None:
                     "install",
                     "--python",
                     str(python),
+                    "--compile-bytecode",  # as `make`: every later import is faster
                     "--require-hashes",
                     "-r",
                     str(ROOT / "requirements.lock"),
