@@ -42,47 +42,30 @@ n_eval = 3_000
 # Тесты записываем в файл, как в настоящем проекте, и запускаем `pytest`.
 
 # %%
-from mlops_course.config import display_path, work_dir
-
 TESTS = """
 from mlops_course.evaluate import business_cost
-
 
 def test_missed_late_order_costs_300():
     assert business_cost([1], [0]) == 300
 
-
 def test_false_alarm_costs_50():
     assert business_cost([0], [1]) == 50
-
 
 def test_correct_predictions_cost_nothing():
     assert business_cost([0, 1], [0, 1]) == 0
 """
+
+# %% [markdown]
+# Записываем тесты в файл и запускаем `pytest` (помощник `devops.run_pytest` запускает его
+# тихо и возвращает код возврата).
+
+# %%
+from mlops_course.config import display_path, work_dir
+from mlops_course.devops import run_pytest
+
 test_file = work_dir("devops") / "test_business_cost.py"
 test_file.write_text(TESTS)
 print("тесты записаны в", display_path(test_file))
-
-# %%
-import contextlib
-import io
-import os
-
-import pytest
-
-
-def run_pytest(path) -> int:
-    """Run pytest quietly on one file; return its exit code (0 = all tests passed)."""
-    # Only pytest itself: no config or plugins of the course, so it starts in a second.
-    args = ["-q", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", str(path.parent)]
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return int(pytest.main([*args, str(path)]))
-    finally:
-        del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
-
-
 print("код возврата pytest:", run_pytest(test_file), "(0 — все тесты прошли)")
 
 # %% [markdown]
@@ -161,6 +144,11 @@ def etl_step(batch: pd.DataFrame) -> pd.DataFrame:
 good = make_batch(n_orders, seed=seed).frame
 bad = make_batch(n_orders, seed=seed, scenarios="distance_in_metres").frame
 print("хорошая партия:", len(etl_step(good)), "строк загружено")
+
+# %% [markdown]
+# Хорошая партия прошла. А партия в метрах останавливается на проверке:
+
+# %%
 try:
     etl_step(bad)
 except DataValidationError as error:
@@ -181,6 +169,12 @@ models = {
     "хорошая партия": train_model(good, seed=seed),
     "партия в метрах": train_model(bad, seed=seed),
 }
+
+# %% [markdown]
+# Обе модели обучились без единой ошибки: сам код обучения подвоха не замечает. Разницу
+# видно только на свежих заказах:
+
+# %%
 cost = (
     pd.DataFrame({name: evaluate_model(m, fresh, threshold) for name, m in models.items()})
     .T[["roc_auc", "predicted_late_rate", "cost_per_order", "cost_total"]]
@@ -243,16 +237,13 @@ from mlops_course.data import frame_hash
 from mlops_course.reproducibility import file_hash, model_hash
 
 next_week = make_batch(n_orders, seed=seed + 1).frame
+weeks = {
+    "эта неделя": (good, models["хорошая партия"]),
+    "следующая неделя": (next_week, train_model(next_week, seed=seed)),
+}
 code_hash = file_hash(repo_root() / "src" / "mlops_course" / "train.py")
 fingerprints = pd.DataFrame(
-    {
-        "эта неделя": [code_hash, frame_hash(good), model_hash(models["хорошая партия"])],
-        "следующая неделя": [
-            code_hash,
-            frame_hash(next_week),
-            model_hash(train_model(next_week, seed=seed)),
-        ],
-    },
+    {week: [code_hash, frame_hash(data), model_hash(m)] for week, (data, m) in weeks.items()},
     index=["код (train.py)", "данные", "модель"],
 )
 fingerprints
@@ -263,71 +254,32 @@ fingerprints
 #
 # Известная картинка из статьи «Hidden Technical Debt in Machine Learning Systems»
 # (Sculley et al., 2015): ML-код — маленький чёрный квадрат среди инфраструктуры. Соберём
-# её заново из этого курса: посчитаем строки модулей `mlops_course` по «коробкам».
+# её заново из этого курса: посчитаем строки модулей `mlops_course` по «коробкам»
+# (`system_map.BOXES`). Учебные материалы (вопросы для самопроверки, проверки
+# лабораторных, карты курса и помощники ноутбуков) в систему не входят и не считаются.
 
 # %%
-BOXES = {
-    "ML-код": ["train.py", "evaluate.py"],
-    "Сбор и генерация данных": ["data.py", "scenarios.py"],
-    "Проверка данных": ["validation.py"],
-    "Сервинг": ["serving/"],
-    "Мониторинг и дрейф": ["monitoring.py", "drift.py", "online_drift.py"],
-    "Конфигурация и окружение": ["config.py", "environment.py", "workspace.py"],
-    "Версии и воспроизводимость": ["tracking.py", "reproducibility.py"],
-    "Пайплайны и переобучение": ["pipeline.py", "retraining.py", "simulation.py", "flows"],
-}
-# Teaching material (quizzes, lab checks, course map) is not part of the ML system.
-TEACHING = ("quizzes/", "lab_checks/", "checks.py", "course_map.py")
+from mlops_course.system_map import BOXES, TEACHING
 
-
-def box_of(relative: str) -> str | None:
-    if relative.startswith(TEACHING):
-        return None
-    for box, prefixes in BOXES.items():
-        if relative.startswith(tuple(prefixes)):
-            return box
-    return "Прочая инфраструктура"
-
+print("не считаем (учебные материалы):", ", ".join(TEACHING))
+pd.DataFrame({"коробка": list(BOXES), "модули": [", ".join(p) for p in BOXES.values()]})
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 # (the counts change whenever any module of the course changes)
-package = repo_root() / "src" / "mlops_course"
-lines = pd.Series(
-    {
-        path.relative_to(package).as_posix(): sum(
-            1 for line in path.read_text().splitlines() if line.strip()
-        )
-        for path in sorted(package.rglob("*.py"))
-    }
-)
-boxes = lines.groupby(lines.index.map(lambda p: box_of(p) or "—")).sum().drop("—", errors="ignore")
-boxes = boxes.sort_values(ascending=False)
-ml_share = boxes["ML-код"] / boxes.sum()
-print(f"ML-код: {boxes['ML-код']} из {boxes.sum()} непустых строк ({ml_share:.0%})")
-boxes.rename("строк").to_frame()
+from mlops_course.system_map import ML_BOX, lines_by_box
+
+boxes = lines_by_box(repo_root() / "src" / "mlops_course")
+ml_share = boxes[ML_BOX] / boxes.sum()
+print(f"ML-код: {boxes[ML_BOX]} из {boxes.sum()} непустых строк ({ml_share:.0%})")
+boxes.to_frame()
 
 # %%
-import textwrap
-
 import matplotlib.pyplot as plt
-import numpy as np
 
-cell, columns = np.sqrt(boxes.max()) * 1.3, 5  # every box sits in a grid cell
-rows = (len(boxes) + columns - 1) // columns
-width, height = columns * cell, rows * cell * 1.25
-fig, ax = plt.subplots(figsize=(12, 12 * height / width + 0.5))
-for i, (box, count) in enumerate(boxes.items()):
-    side, col, row = np.sqrt(count), i % columns, i // columns
-    x, y = col * cell + (cell - side) / 2, (rows - 1 - row) * cell * 1.25 + cell * 0.3
-    is_ml = box == "ML-код"
-    color, alpha = ("black", 1.0) if is_ml else ("tab:blue", 0.35)
-    ax.add_patch(plt.Rectangle((x, y), side, side, color=color, alpha=alpha))
-    label = textwrap.fill(f"{box}: {count}", 20)
-    ax.text(col * cell + cell / 2, y - 1, label, ha="center", va="top", fontsize=9)
-ax.set(xlim=(0, width), ylim=(0, height), aspect="equal")
-ax.axis("off")
-ax.set_title("Курс как ML-система: площадь — строки кода, чёрный квадрат — ML-код")
+from mlops_course.system_map import plot_system_map
+
+plot_system_map(boxes)
 plt.show()
 
 # %% [markdown]

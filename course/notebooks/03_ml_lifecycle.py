@@ -116,6 +116,7 @@ print(checked.summary())
 
 # %%
 from mlops_course.evaluate import best_threshold, evaluate_model
+from mlops_course.lifecycle import format_metrics
 from mlops_course.train import train_model
 
 with log.stage("training", turn=1) as note:
@@ -125,12 +126,7 @@ with log.stage("evaluation", turn=1) as note:
     threshold = best_threshold(model, test, costs)
     metrics = evaluate_model(model, test, threshold, costs)
     note["artefact"] = f"{gate_metric} {metrics[gate_metric]:.3f}"
-print(
-    f"порог {threshold:.2f}; "
-    + ", ".join(
-        f"{k} = {metrics[k]:.3f}" for k in ("roc_auc", "log_loss", "accuracy", "cost_per_order")
-    )
-)
+print(f"порог {threshold:.2f};", format_metrics(metrics))
 
 # %% [markdown]
 # ### Регистрация (registration)
@@ -194,13 +190,10 @@ service_args = {
     "--log-path": str(prediction_log),
 }
 service_env = {"MLOPS_SERVING_THRESHOLD": str(threshold)}
+champion_uri = f"models:/{tracking.MODEL_NAME}@champion"
+cli_args = [part for item in service_args.items() for part in item]
 deploy_started = time.perf_counter()
-service = start_service(
-    f"models:/{tracking.MODEL_NAME}@champion",
-    extra_args=[part for item in service_args.items() for part in item],
-    env=service_env,
-    wait=False,
-)
+service = start_service(champion_uri, extra_args=cli_args, env=service_env, wait=False)
 atexit.register(service.stop)
 print("настроек сервиса указано вручную:", 1 + len(service_args) + len(service_env))
 
@@ -210,20 +203,11 @@ from mlops_course.serving.client import ServiceClient
 service.wait_ready(timeout=120)
 client = ServiceClient(service.url)
 served = client.model()
-log.add(
-    "deployment",
-    1,
-    time.perf_counter() - deploy_started,
-    f"сервис, версия {served['champion']['version']}",
-)
-print(
-    "готов:",
-    client.ready(),
-    "| версия чемпиона:",
-    served["champion"]["version"],
-    "| порог:",
-    round(served["threshold"], 3),
-)
+served_version = served["champion"]["version"]
+deploy_seconds = time.perf_counter() - deploy_started
+log.add("deployment", 1, deploy_seconds, f"сервис, версия {served_version}")
+print("готов:", client.ready(), "| версия чемпиона:", served_version, end=" ")
+print("| порог:", round(served["threshold"], 3))
 
 # %% [markdown]
 # Сервис отвечает по HTTP. Отправим ему первую «производственную» партию заказов — без
@@ -397,33 +381,16 @@ print("сервис остановлен:", not service.running())
 # модель (версия 1, её можно загрузить из реестра) и новую (версия 2 — ответы сервиса).
 
 # %%
-import pandas as pd
-
-from mlops_course.evaluate import business_cost, score_metrics
-from mlops_course.lifecycle import confident_wrong_share
+from mlops_course.evaluate import business_cost
+from mlops_course.lifecycle import SHOWN_QUALITY, compare_quality
 
 truth_3 = live_3.frame["is_late"].to_numpy()
-stale_3 = tracking.load_version(tracking.MODEL_NAME, version_1).predict_proba(
-    live_3.frame[model.feature_names_in_]
-)[:, 1]
+stale_model = tracking.load_version(tracking.MODEL_NAME, version_1)
+stale_3 = stale_model.predict_proba(live_3.frame[model.feature_names_in_])[:, 1]
 fresh_3 = answers_3["probability"].to_numpy()
 compare = {"версия 1 (без переобучения)": stale_3, "версия 2 (после витка 2)": fresh_3}
-quality = pd.DataFrame(
-    {name: score_metrics(truth_3, p, threshold, costs) for name, p in compare.items()}
-).T
-quality["уверенно неверных"] = [confident_wrong_share(truth_3, p) for p in compare.values()]
-quality["средняя вероятность"] = [p.mean() for p in compare.values()]
-quality[
-    [
-        "roc_auc",
-        "accuracy",
-        "log_loss",
-        "cost_per_order",
-        "уверенно неверных",
-        "late_rate",
-        "средняя вероятность",
-    ]
-].round(3)
+quality = compare_quality(truth_3, compare, threshold, costs)
+quality[SHOWN_QUALITY].round(3)
 
 # %% [markdown]
 # Старая модель ранжирует заказы хуже (ROC AUC ниже, log loss выше) и систематически
@@ -452,46 +419,17 @@ print(
 # четыре последствия. Свяжем каждую пару с числом из этого запуска.
 
 # %%
+from mlops_course.lifecycle import deployment_problems
+
 stale, fresh = quality.iloc[0], quality.iloc[1]
-stale_extra = (stale["cost_total"] - fresh["cost_total"]) * per_1000
-n_settings = 1 + len(service_args) + len(service_env)
-problems = pd.DataFrame(
-    [
-        (
-            "Сложность настройки окружения",
-            "Увеличение времени на внедрение",
-            f"{n_settings} настройки сервиса вручную, {len(tracking.model_requirements())} "
-            "закреплённых версий пакетов модели",
-        ),
-        (
-            "Необходимость ручной настройки параметров",
-            "Рост затрат",
-            f"+{(cost_at[0.5] - cost_at[threshold]) * per_1000:,.0f} ₽ на 1000 заказов, "
-            "если порог оставить 0.5",
-        ),
-        (
-            "Отсутствие мониторинга и управления",
-            "Снижение точности модели",
-            f"ROC AUC {fresh['roc_auc']:.3f} → {stale['roc_auc']:.3f}, log loss "
-            f"{fresh['log_loss']:.3f} → {stale['log_loss']:.3f} без переобучения",
-        ),
-        (
-            "Отсутствие мониторинга и управления",
-            "Снижение доверия к системе",
-            f"обещает {stale['средняя вероятность']:.0%} опозданий, а их {stale['late_rate']:.0%}",
-        ),
-        (
-            "Нехватка ресурсов для поддержки",
-            "Увеличение времени на внедрение",
-            f"{log.n_steps} шагов вручную за 2 витка цикла",
-        ),
-        (
-            "Нехватка ресурсов для поддержки",
-            "Рост затрат",
-            f"{stale_extra:+,.0f} ₽ на 1000 заказов за устаревшую модель при том же пороге",
-        ),
-    ],
-    columns=["проблема", "последствие", "число из этого запуска"],
+problems = deployment_problems(
+    stale=stale,
+    fresh=fresh,
+    n_settings=1 + len(service_args) + len(service_env),
+    n_pinned_packages=len(tracking.model_requirements()),
+    untuned_threshold_cost=(cost_at[0.5] - cost_at[threshold]) * per_1000,
+    stale_extra_cost=(stale["cost_total"] - fresh["cost_total"]) * per_1000,
+    n_steps=log.n_steps,
 )
 problems
 

@@ -5,6 +5,8 @@ Notebook 03 runs the whole loop (framing -> data -> validation -> training -> ev
 course's helpers. ``LifecycleLog`` records what each stage produced and how long it took,
 ``plot_lifecycle`` draws the loop and the timeline from that record, and
 ``retraining_trigger`` turns a monitoring result into the decision to go round again.
+``compare_quality`` scores the stale and the retrained model on the same labelled orders,
+and ``deployment_problems`` ties the lecture's deployment problems to numbers of the run.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from mlops_course.evaluate import CostTable, score_metrics
 
 STAGES = (
     "framing",
@@ -147,6 +151,102 @@ def confident_wrong_share(y_true: Any, probability: Any, confidence: float = 0.8
     sure_on_time = probability <= 1.0 - confidence
     wrong = (sure_late & ~y_true) | (sure_on_time & y_true)
     return float(wrong.mean()) if len(y_true) else math.nan
+
+
+SHOWN_METRICS = ("roc_auc", "log_loss", "accuracy", "cost_per_order")
+
+
+def format_metrics(metrics: dict[str, float], keys: tuple[str, ...] = SHOWN_METRICS) -> str:
+    """``"roc_auc = 0.812, log_loss = 0.455, ..."``: chosen metrics, 3 decimals."""
+    return ", ".join(f"{key} = {metrics[key]:.3f}" for key in keys)
+
+
+CONFIDENT_WRONG = "уверенно неверных"
+MEAN_PROBABILITY = "средняя вероятность"
+# Columns of ``compare_quality`` worth showing side by side (the rest stays available).
+SHOWN_QUALITY = [
+    "roc_auc",
+    "accuracy",
+    "log_loss",
+    "cost_per_order",
+    CONFIDENT_WRONG,
+    "late_rate",
+    MEAN_PROBABILITY,
+]
+
+
+def compare_quality(
+    y_true: Any,
+    probabilities: dict[str, Any],
+    threshold: float,
+    costs: CostTable,
+) -> pd.DataFrame:
+    """One row per model: all ``score_metrics`` on the same labels, plus trust measures.
+
+    ``probabilities`` maps a model's name to its predicted probabilities of being late.
+    The extra columns are the share of confident mistakes and the mean predicted
+    probability (compare it with ``late_rate``: a calibrated model promises as many
+    late orders as there are).
+    """
+    quality = pd.DataFrame(
+        {name: score_metrics(y_true, p, threshold, costs) for name, p in probabilities.items()}
+    ).T
+    quality[CONFIDENT_WRONG] = [confident_wrong_share(y_true, p) for p in probabilities.values()]
+    quality[MEAN_PROBABILITY] = [float(np.mean(p)) for p in probabilities.values()]
+    return quality
+
+
+def deployment_problems(
+    *,
+    stale: pd.Series,
+    fresh: pd.Series,
+    n_settings: int,
+    n_pinned_packages: int,
+    untuned_threshold_cost: float,
+    stale_extra_cost: float,
+    n_steps: int,
+    n_turns: int = 2,
+) -> pd.DataFrame:
+    """The lecture's deployment problems, their consequences and a number of this run each.
+
+    ``stale`` and ``fresh`` are rows of ``compare_quality`` (the model without and with
+    retraining); costs are in roubles per 1000 orders.
+    """
+    rows = [
+        (
+            "Сложность настройки окружения",
+            "Увеличение времени на внедрение",
+            f"{n_settings} настройки сервиса вручную, {n_pinned_packages} "
+            "закреплённых версий пакетов модели",
+        ),
+        (
+            "Необходимость ручной настройки параметров",
+            "Рост затрат",
+            f"+{untuned_threshold_cost:,.0f} ₽ на 1000 заказов, если порог оставить 0.5",
+        ),
+        (
+            "Отсутствие мониторинга и управления",
+            "Снижение точности модели",
+            f"ROC AUC {fresh['roc_auc']:.3f} → {stale['roc_auc']:.3f}, log loss "
+            f"{fresh['log_loss']:.3f} → {stale['log_loss']:.3f} без переобучения",
+        ),
+        (
+            "Отсутствие мониторинга и управления",
+            "Снижение доверия к системе",
+            f"обещает {stale[MEAN_PROBABILITY]:.0%} опозданий, а их {stale['late_rate']:.0%}",
+        ),
+        (
+            "Нехватка ресурсов для поддержки",
+            "Увеличение времени на внедрение",
+            f"{n_steps} шагов вручную за {n_turns} витка цикла",
+        ),
+        (
+            "Нехватка ресурсов для поддержки",
+            "Рост затрат",
+            f"{stale_extra_cost:+,.0f} ₽ на 1000 заказов за устаревшую модель при том же пороге",
+        ),
+    ]
+    return pd.DataFrame(rows, columns=["проблема", "последствие", "число из этого запуска"])
 
 
 LOOP_RADII = (1.5, 1.1)  # an ellipse: wide boxes need more room side by side

@@ -3,12 +3,20 @@
 import math
 
 import matplotlib
+import numpy as np
 import pytest
 
+from mlops_course.evaluate import CostTable
 from mlops_course.lifecycle import (
+    CONFIDENT_WRONG,
+    MEAN_PROBABILITY,
+    SHOWN_QUALITY,
     STAGES,
     LifecycleLog,
+    compare_quality,
     confident_wrong_share,
+    deployment_problems,
+    format_metrics,
     plot_lifecycle,
     retraining_trigger,
 )
@@ -83,3 +91,50 @@ def test_plot_lifecycle_draws_loop_and_timeline():
     assert any("monitoring-2" in t for t in texts)
     assert len(time_ax.patches) == 2 * len(STAGES)
     matplotlib.pyplot.close(fig)
+
+
+def test_format_metrics_shows_chosen_keys_rounded():
+    metrics = {"roc_auc": 0.81234, "log_loss": 0.4, "accuracy": 0.7, "cost_per_order": 12.3456}
+    assert format_metrics(metrics, ("roc_auc", "cost_per_order")) == (
+        "roc_auc = 0.812, cost_per_order = 12.346"
+    )
+    assert format_metrics(metrics).startswith("roc_auc = 0.812, log_loss = 0.400")
+
+
+def test_compare_quality_scores_models_on_the_same_labels():
+    y_true = np.array([1, 0, 1, 0, 1, 0, 1, 0])
+    sharp = np.where(y_true == 1, 0.9, 0.1)  # right and sure
+    blurry = np.full(8, 0.3)  # promises 30 % late orders, there are 50 %
+    quality = compare_quality(y_true, {"sharp": sharp, "blurry": blurry}, 0.5, CostTable())
+    assert list(quality.index) == ["sharp", "blurry"]
+    assert set(SHOWN_QUALITY) <= set(quality.columns)
+    assert quality.loc["sharp", "roc_auc"] == pytest.approx(1.0)
+    assert quality.loc["sharp", "log_loss"] < quality.loc["blurry", "log_loss"]
+    assert quality.loc["blurry", MEAN_PROBABILITY] == pytest.approx(0.3)
+    assert quality.loc["blurry", "late_rate"] == pytest.approx(0.5)
+    assert quality.loc["sharp", CONFIDENT_WRONG] == 0.0
+    # blurry misses every late order at threshold 0.5: 4 x the missed-late price
+    assert quality.loc["blurry", "cost_total"] == pytest.approx(4 * CostTable().missed_late)
+
+
+def test_deployment_problems_puts_run_numbers_into_the_table():
+    stale = {"roc_auc": 0.70, "log_loss": 0.61, MEAN_PROBABILITY: 0.25, "late_rate": 0.5}
+    fresh = {"roc_auc": 0.80, "log_loss": 0.45, MEAN_PROBABILITY: 0.5, "late_rate": 0.5}
+    problems = deployment_problems(
+        stale=stale,
+        fresh=fresh,
+        n_settings=4,
+        n_pinned_packages=7,
+        untuned_threshold_cost=1234.4,
+        stale_extra_cost=-56.0,
+        n_steps=19,
+    )
+    assert list(problems.columns) == ["проблема", "последствие", "число из этого запуска"]
+    assert problems["проблема"].nunique() == 4 and len(problems) == 6
+    numbers = " | ".join(problems["число из этого запуска"])
+    assert "4 настройки сервиса вручную, 7 закреплённых" in numbers
+    assert "+1,234 ₽" in numbers
+    assert "ROC AUC 0.800 → 0.700" in numbers
+    assert "обещает 25% опозданий, а их 50%" in numbers
+    assert "19 шагов вручную за 2 витка" in numbers
+    assert "-56 ₽" in numbers
