@@ -49,7 +49,7 @@ import pandas as pd
 
 from mlops_course import drift, scenarios
 from mlops_course.evaluate import late_scores
-from mlops_course.plots import quality_over_time
+from mlops_course.plots import late_share_by, quality_over_time, strategy_costs
 
 events = {change_week: ["routing_change"]}
 batches = list(scenarios.stream(weeks, orders_per_week, seed, events, label_delay_weeks))
@@ -75,22 +75,12 @@ print(
 # %%
 after = pd.concat([b.frame for b in batches[change_week:]])
 before = pd.concat([b.frame for b in batches[:change_week]])
+frames = {"до смены": before, "после смены": after}
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-for frame, label in [(before, "до смены"), (after, "после смены")]:
-    by_distance = frame.groupby(
-        pd.cut(frame["distance_km"], [0, 1, 2, 3, 4, 6, 9, 30]), observed=True
-    )
-    axes[0].plot(
-        range(len(by_distance)), by_distance["is_late"].mean().to_numpy(), marker="o", label=label
-    )
-    by_load = frame.groupby(frame["courier_load"].clip(upper=6))["is_late"].mean()
-    axes[1].plot(by_load.index, by_load.to_numpy(), marker="o", label=label)
-axes[0].set_xticks(range(7), ["<1", "1-2", "2-3", "3-4", "4-6", "6-9", ">9"])
-axes[0].set(xlabel="расстояние, км", ylabel="доля опозданий", title="P(опоздание | расстояние)")
-axes[1].set(
-    xlabel="заказов у курьера (6 = 6+)", ylabel="доля опозданий", title="P(опоздание | нагрузка)"
-)
-axes[0].legend(), axes[1].legend()
+late_share_by(axes[0], frames, "distance_km", bins=[0, 1, 2, 3, 4, 6, 9, 30])
+axes[0].set(xlabel="расстояние, км", title="P(опоздание | расстояние)")
+late_share_by(axes[1], frames, "courier_load", upper=6)
+axes[1].set(xlabel="заказов у курьера (6 = 6+)", title="P(опоздание | нагрузка)")
 fig.tight_layout()
 plt.show()
 
@@ -146,32 +136,14 @@ quality.iloc[[4, change_week - 1, change_week, change_week + 1, weeks - 1]].roun
 
 
 # %%
-def first_alarm(series, late_share):
-    baseline = series[4:12].mean()
-    limit = 3 * np.sqrt(late_share * (1 - late_share) / orders_per_week)
-    outside = (series - baseline).abs() > limit
-    false_alarms = int(outside[4:change_week].sum())
-    hits = outside[change_week:]
-    return (hits.idxmax() if hits.any() else None), false_alarms, baseline + limit
+from mlops_course.retraining import quality_alarm_table
 
-
-rows = []
-for metric, share in [
-    ("доля ошибок", quality["доля ошибок"][4:12].mean()),
-    ("разрыв калибровки", reference["is_late"].mean()),
-]:
-    week_hit, false_alarms, limit = first_alarm(quality[metric], share)
-    known = None if week_hit is None else week_hit + label_delay_weeks
-    rows.append(
-        {
-            "метрика": metric,
-            "ложных тревог до смены": false_alarms,
-            "первая неделя за порогом": week_hit,
-            "метки известны в неделю": known,
-            "задержка, нед.": None if known is None else known - change_week,
-        }
-    )
-pd.DataFrame(rows)
+# The binomial share behind each metric sets its weekly noise: sqrt(p (1 - p) / n).
+shares = {
+    "доля ошибок": quality["доля ошибок"][4:12].mean(),
+    "разрыв калибровки": reference["is_late"].mean(),
+}
+quality_alarm_table(quality, shares, change_week, orders_per_week, label_delay_weeks)
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 3.5))
@@ -204,32 +176,18 @@ plt.show()
 # после смены (число повторов на порог — `n_seeds`).
 
 # %%
-from mlops_course.online_drift import page_hinkley_alarms
+from mlops_course.online_drift import page_hinkley_alarms, threshold_tradeoff
 
 error_rate = quality["доля ошибок"]
 baseline = error_rate[4:change_week].mean()
 delta, rise = 0.005, error_rate[change_week:].mean() - baseline
 n_before, n_after = (change_week - 4) * orders_per_week, (weeks - change_week) * orders_per_week
-rows = []
-for threshold in [40, 80, 120]:
-    false_alarm, delays = 0, []
-    for s in range(n_seeds):
-        rng = np.random.default_rng([seed, threshold, s])
-        calm_errors = rng.random(n_before + n_after) < baseline
-        false_alarm += bool(page_hinkley_alarms(calm_errors, delta, threshold))
-        drifted = np.r_[calm_errors[:n_before], rng.random(n_after) < baseline + rise]
-        found = [a for a in page_hinkley_alarms(drifted, delta, threshold) if a >= n_before]
-        delays.append((found[0] - n_before) / orders_per_week if found else np.inf)
-    rows.append(
-        {
-            "λ": threshold,
-            "ложная тревога за год": false_alarm / n_seeds,
-            "медианная задержка, нед.": np.median(delays),
-            "задержка 90%, нед.": np.percentile(delays, 90),
-        }
-    )
+tradeoff = threshold_tradeoff(
+    [40, 80, 120], baseline, rise, n_before, n_after, delta, n_seeds, seed, orders_per_week
+)
 print(f"доля ошибок {baseline:.3f}, рост после смены {rise:.3f}, {n_seeds} повторов")
-pd.DataFrame(rows).round(2)
+print(f"поток — недели 4–{weeks - 1}, смена с недели {change_week}")
+tradeoff.round(2)
 
 # %% [markdown]
 # Возьмём λ = 120: ложные тревоги редки, задержка — несколько недель. Применим тест к
@@ -276,26 +234,10 @@ summary = pd.concat([summary_a, summary_b], ignore_index=True)
 summary.round(3)
 
 # %%
-names = {
-    "never": "никогда",
-    "periodic": "по расписанию",
-    "sliding": "скользящее окно",
-    "triggered": "по триггеру",
-}
 fig, ax = plt.subplots(figsize=(10, 4))
-curves = {
-    names[n]: r.weekly.set_index("week")["cost_per_order"].rolling(3, min_periods=1).mean()
-    for n, r in results.items()
-}
-quality_over_time(
-    ax,
-    curves,
-    {"смена маршрутизации": change_week},
-    ylabel="₽ на заказ (среднее за 3 нед.)",
-    title="Стоимость ошибок модели по неделям при разных стратегиях",
-)
-for week in results["triggered"].retrain_weeks:
-    ax.axvline(week, color="tab:red", alpha=0.3)
+title = "Стоимость ошибок модели по неделям при разных стратегиях"
+# red vertical lines: the weeks the triggered strategy retrained
+strategy_costs(ax, results, {"смена маршрутизации": change_week}, title=title)
 plt.show()
 
 # %% [markdown]

@@ -25,10 +25,12 @@ solves ``E exp(theta * (x - p - delta)) = 1``; see ``false_alarm_bound``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import brentq
 
 
@@ -113,3 +115,64 @@ def false_alarm_bound(p: float, delta: float, threshold: float, n: int) -> float
     Page-Hinkley test estimates the mean from the data, so the bound is approximate for it.
     """
     return min(1.0, n * float(np.exp(-lundberg_exponent(p, delta) * threshold)))
+
+
+def simulate_detection(
+    error_rate: float,
+    rise: float,
+    n_before: int,
+    n_after: int,
+    delta: float,
+    threshold: float,
+    n_seeds: int,
+    seed: int = 0,
+) -> tuple[float, np.ndarray]:
+    """False-alarm rate and detection delays of Page-Hinkley on simulated error streams.
+
+    Each repetition draws a Bernoulli(``error_rate``) stream of ``n_before + n_after``
+    items (no drift: any alarm is false) and a drifted copy whose last ``n_after`` items
+    are Bernoulli(``error_rate + rise``). Returns the share of repetitions with a false
+    alarm and, per repetition, the delay in items from the change to the first alarm
+    after it (``inf`` when the drift is never found).
+    """
+    false_alarms, delays = 0, np.empty(n_seeds)
+    for s in range(n_seeds):
+        # The seed sequence includes the threshold: every threshold gets its own streams.
+        rng = np.random.default_rng([seed, int(threshold), s])
+        calm = rng.random(n_before + n_after) < error_rate
+        false_alarms += bool(page_hinkley_alarms(calm, delta, threshold))
+        drifted = np.r_[calm[:n_before], rng.random(n_after) < error_rate + rise]
+        found = [a for a in page_hinkley_alarms(drifted, delta, threshold) if a >= n_before]
+        delays[s] = found[0] - n_before if found else np.inf
+    return false_alarms / n_seeds, delays
+
+
+def threshold_tradeoff(
+    thresholds: Sequence[float],
+    error_rate: float,
+    rise: float,
+    n_before: int,
+    n_after: int,
+    delta: float = 0.005,
+    n_seeds: int = 50,
+    seed: int = 0,
+    items_per_week: int = 1,
+) -> pd.DataFrame:
+    """Display table (Russian columns): per threshold λ, the false-alarm rate over the
+    whole stream and the median and 90th-percentile delay, in weeks of ``items_per_week``.
+    """
+    rows = []
+    for threshold in thresholds:
+        false_alarm, delays = simulate_detection(
+            error_rate, rise, n_before, n_after, delta, threshold, n_seeds, seed
+        )
+        weeks = delays / items_per_week
+        rows.append(
+            {
+                "λ": threshold,
+                "ложная тревога за поток": false_alarm,
+                "медианная задержка, нед.": np.median(weeks),
+                "задержка 90%, нед.": np.percentile(weeks, 90),
+            }
+        )
+    return pd.DataFrame(rows)

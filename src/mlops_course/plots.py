@@ -6,14 +6,24 @@ few lines long. Titles and labels are Russian: they are what the student reads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:  # only for type hints: plots must not pull in model training
+    from mlops_course.retraining import StrategyResult
+
 REFERENCE_COLOR = "tab:blue"
 CURRENT_COLOR = "tab:orange"
+STRATEGY_NAMES = {
+    "never": "никогда",
+    "periodic": "по расписанию",
+    "sliding": "скользящее окно",
+    "triggered": "по триггеру",
+}
 
 
 def compare_distributions(
@@ -81,4 +91,83 @@ def quality_over_time(
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
+    return ax
+
+
+def alarm_rate_bars(
+    ax: plt.Axes, rates: pd.Series, alpha: float, n_trials: int, title: str = ""
+) -> plt.Axes:
+    """Measured false-alarm rates (one bar per index label) against the promised ``alpha``.
+
+    The grey band is alpha ± 2 binomial standard errors for ``n_trials`` repetitions: a bar
+    inside it is consistent with alpha. Bars above the band are red, the others green.
+    """
+    half_width = 2 * np.sqrt(alpha * (1 - alpha) / n_trials)
+    colors = np.where(rates.to_numpy() > alpha + half_width, "tab:red", "tab:green")
+    ax.bar([str(label) for label in rates.index], rates.to_numpy(), color=colors)
+    ax.axhline(alpha, color="grey", linestyle="--", label=f"α = {alpha}")
+    band = (max(alpha - half_width, 0), alpha + half_width)
+    ax.axhspan(*band, color="grey", alpha=0.15, label="α ± 2 ст. ошибки")
+    ax.set_ylabel("доля ложных тревог")
+    ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def _interval_labels(bins: Sequence[float]) -> list[str]:
+    """ "<1", "1-2", ..., ">9" for bins [0, 1, 2, ..., 9, 30]: open-ended first and last."""
+    inner = [f"{low:g}-{high:g}" for low, high in zip(bins[1:-2], bins[2:-1], strict=True)]
+    return [f"<{bins[1]:g}", *inner, f">{bins[-2]:g}"]
+
+
+def late_share_by(
+    ax: plt.Axes,
+    frames: Mapping[str, pd.DataFrame],
+    column: str,
+    bins: Sequence[float] | None = None,
+    upper: float | None = None,
+    target: str = "is_late",
+) -> plt.Axes:
+    """Share of late orders by ``column``, one line per frame (e.g. before / after a change).
+
+    With ``bins`` the column is cut into intervals (one tick each), otherwise grouped by its
+    values clipped at ``upper`` (the last point then means "``upper`` or more").
+    """
+    for label, frame in frames.items():
+        if bins is not None:
+            groups = pd.cut(frame[column], bins).cat.codes
+        else:
+            groups = frame[column].clip(upper=upper)
+        shares = frame[target].groupby(groups).mean().drop(index=-1, errors="ignore")
+        ax.plot(shares.index, shares.to_numpy(), marker="o", label=label)
+    if bins is not None:
+        ax.set_xticks(range(len(bins) - 1), _interval_labels(bins))
+    ax.set(xlabel=column, ylabel="доля опозданий")
+    ax.legend()
+    return ax
+
+
+def strategy_costs(
+    ax: plt.Axes,
+    results: Mapping[str, StrategyResult],
+    events: Mapping[str, int] | None = None,
+    smooth_weeks: int = 3,
+    mark_retrains: str | None = "triggered",
+    title: str = "",
+) -> plt.Axes:
+    """Weekly cost per order of each retraining strategy, smoothed over ``smooth_weeks``.
+
+    Red vertical lines mark the retrain weeks of the strategy ``mark_retrains``.
+    """
+    curves = {
+        STRATEGY_NAMES.get(name, name): result.weekly.set_index("week")["cost_per_order"]
+        .rolling(smooth_weeks, min_periods=1)
+        .mean()
+        for name, result in results.items()
+    }
+    ylabel = f"₽ на заказ (среднее за {smooth_weeks} нед.)"
+    quality_over_time(ax, curves, events, ylabel=ylabel, title=title)
+    if mark_retrains is not None:
+        for week in results[mark_retrains].retrain_weeks:
+            ax.axvline(week, color="tab:red", alpha=0.3)
     return ax

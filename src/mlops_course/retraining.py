@@ -156,3 +156,65 @@ def detection_week(errors_by_week: Sequence[np.ndarray], delta: float, threshold
         if any(detector.update(float(error)) for error in errors):
             return week
     return -1
+
+
+@dataclass(frozen=True)
+class QualityAlarm:
+    """Result of a fixed-limit rule on a weekly quality series."""
+
+    first_week: int | None
+    """First week at or after the change outside the limits (None: never)."""
+    false_alarms: int
+    """Weeks outside the limits before the change (there was nothing to find)."""
+
+
+def first_quality_alarm(
+    series: pd.Series,
+    change_week: int,
+    share: float,
+    orders_per_week: int,
+    baseline_weeks: range = range(4, 12),
+    n_sigmas: float = 3.0,
+) -> QualityAlarm:
+    """Alarm rule for a weekly metric (index = week) that is a difference of binomial shares.
+
+    A week alarms when it is more than ``n_sigmas`` standard errors of a binomial share
+    (``share`` of ``orders_per_week`` orders) away from the mean over ``baseline_weeks``.
+    Weeks from the first baseline week up to ``change_week`` count as false alarms.
+    """
+    baseline = series.loc[baseline_weeks].mean()
+    limit = n_sigmas * np.sqrt(share * (1 - share) / orders_per_week)
+    outside = (series - baseline).abs() > limit
+    false_alarms = int(outside.loc[baseline_weeks.start : change_week - 1].sum())
+    hits = outside.loc[change_week:]
+    return QualityAlarm(int(hits.idxmax()) if hits.any() else None, false_alarms)
+
+
+def quality_alarm_table(
+    quality: pd.DataFrame,
+    shares: dict[str, float],
+    change_week: int,
+    orders_per_week: int,
+    label_delay_weeks: int,
+    baseline_weeks: range = range(4, 12),
+) -> pd.DataFrame:
+    """Display table (Russian columns): ``first_quality_alarm`` for each metric in ``shares``
+    (column of ``quality`` -> its binomial share), with the week its labels are known and
+    the detection delay counted from ``change_week``.
+    """
+    rows = []
+    for metric, share in shares.items():
+        alarm = first_quality_alarm(
+            quality[metric], change_week, share, orders_per_week, baseline_weeks
+        )
+        known = None if alarm.first_week is None else alarm.first_week + label_delay_weeks
+        rows.append(
+            {
+                "метрика": metric,
+                "ложных тревог до смены": alarm.false_alarms,
+                "первая неделя за порогом": alarm.first_week,
+                "метки известны в неделю": known,
+                "задержка, нед.": None if known is None else known - change_week,
+            }
+        )
+    return pd.DataFrame(rows)

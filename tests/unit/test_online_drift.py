@@ -9,6 +9,8 @@ from mlops_course.online_drift import (
     false_alarm_bound,
     lundberg_exponent,
     page_hinkley_alarms,
+    simulate_detection,
+    threshold_tradeoff,
 )
 
 P_BEFORE, P_AFTER, DELTA, THRESHOLD = 0.25, 0.40, 0.01, 120.0
@@ -69,3 +71,32 @@ def test_a_lower_threshold_raises_more_false_alarms():
     low = sum(len(page_hinkley_alarms(v, DELTA, 10.0)) for v in values)
     high = sum(len(page_hinkley_alarms(v, DELTA, THRESHOLD)) for v in values)
     assert low > high
+
+
+def test_simulate_detection_finds_a_big_rise_and_is_reproducible():
+    args = dict(error_rate=0.25, rise=0.15, n_before=2000, n_after=3000, delta=DELTA)
+    rate, delays = simulate_detection(**args, threshold=THRESHOLD, n_seeds=20, seed=1)
+    assert 0.0 <= rate <= 1.0
+    assert delays.shape == (20,)
+    assert np.isfinite(delays).all()  # a rise of 0.15 is always found within 3000 items
+    assert (delays >= 0).all()
+    again = simulate_detection(**args, threshold=THRESHOLD, n_seeds=20, seed=1)
+    assert again[0] == rate and np.array_equal(again[1], delays)
+
+
+def test_simulate_detection_without_rise_never_detects_with_a_huge_threshold():
+    rate, delays = simulate_detection(0.25, 0.0, 500, 500, DELTA, 1e6, n_seeds=5, seed=2)
+    assert rate == 0.0
+    assert np.isinf(delays).all()
+
+
+def test_threshold_tradeoff_lower_threshold_alarms_more_and_detects_faster():
+    table = threshold_tradeoff(
+        [10, THRESHOLD], 0.25, 0.15, 3000, 3000, DELTA, n_seeds=30, seed=3, items_per_week=500
+    )
+    assert table["λ"].tolist() == [10, THRESHOLD]
+    low, high = table.iloc[0], table.iloc[1]
+    assert low["ложная тревога за поток"] > high["ложная тревога за поток"]
+    assert low["медианная задержка, нед."] < high["медианная задержка, нед."]
+    # delays are reported in weeks: the expected ~860 items are about 2 weeks of 500
+    assert 0 < high["медианная задержка, нед."] < 2.5 * THRESHOLD / (0.15 - DELTA) / 500

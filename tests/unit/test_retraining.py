@@ -1,9 +1,17 @@
 """Retraining strategies: schedules, label delay respected, adaptation to concept drift."""
 
+import pandas as pd
 import pytest
 
 from mlops_course import scenarios
-from mlops_course.retraining import StrategyConfig, compare_strategies, detection_week, simulate
+from mlops_course.retraining import (
+    StrategyConfig,
+    compare_strategies,
+    detection_week,
+    first_quality_alarm,
+    quality_alarm_table,
+    simulate,
+)
 
 WEEKS, CHANGE = 16, 6
 
@@ -72,3 +80,37 @@ def test_detection_week_finds_a_rise_in_errors():
     week = detection_week(weeks, delta=0.02, threshold=40.0)
     assert 5 <= week <= 7
     assert detection_week(weeks[:5], delta=0.02, threshold=40.0) == -1
+
+
+def weekly(values, start=0):
+    return pd.Series(values, index=range(start, start + len(values)), dtype=float)
+
+
+def test_first_quality_alarm_finds_the_first_week_outside_the_limits():
+    # limit = 3 * sqrt(0.25 * 0.75 / 1200) = 0.0375 around the baseline 0.2 (weeks 0-3)
+    series = weekly([0.2, 0.2, 0.2, 0.2, 0.21, 0.3, 0.2, 0.25, 0.3])
+    alarm = first_quality_alarm(
+        series, change_week=6, share=0.25, orders_per_week=1200, baseline_weeks=range(0, 4)
+    )
+    assert alarm.false_alarms == 1  # week 5, before the change
+    assert alarm.first_week == 7  # week 6 is inside the limits
+    quiet = first_quality_alarm(series[:7], 6, 0.25, 1200, baseline_weeks=range(0, 4))
+    assert quiet.first_week is None
+
+
+def test_first_quality_alarm_counts_drops_too():
+    series = weekly([0.5, 0.5, 0.5, 0.5, 0.3])
+    alarm = first_quality_alarm(series, 4, 0.5, 1000, baseline_weeks=range(0, 4))
+    assert alarm.first_week == 4
+
+
+def test_quality_alarm_table_adds_label_delay():
+    quality = pd.DataFrame({"a": weekly([0.2] * 6 + [0.4] * 4), "b": weekly([0.2] * 10)})
+    table = quality_alarm_table(
+        quality, {"a": 0.25, "b": 0.25}, 6, 1000, label_delay_weeks=2, baseline_weeks=range(4)
+    ).set_index("метрика")
+    assert table.loc["a", "первая неделя за порогом"] == 6
+    assert table.loc["a", "метки известны в неделю"] == 8
+    assert table.loc["a", "задержка, нед."] == 2
+    assert pd.isna(table.loc["b", "первая неделя за порогом"])
+    assert (table["ложных тревог до смены"] == 0).all()

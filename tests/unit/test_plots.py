@@ -1,0 +1,80 @@
+"""Plot helpers: they draw what they are given (lines, bars, labels), on the Agg backend."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
+
+from mlops_course.plots import (  # noqa: E402
+    STRATEGY_NAMES,
+    alarm_rate_bars,
+    late_share_by,
+    strategy_costs,
+)
+from mlops_course.retraining import StrategyResult  # noqa: E402
+
+
+@pytest.fixture
+def ax():
+    fig, axes = plt.subplots()
+    yield axes
+    plt.close(fig)
+
+
+def test_alarm_rate_bars_colors_only_bars_above_the_band(ax):
+    rates = pd.Series({"без поправки": 0.30, "Бонферрони": 0.04, "Холм": 0.05})
+    alarm_rate_bars(ax, rates, alpha=0.05, n_trials=100)
+    bars = ax.patches[: len(rates)]
+    assert [b.get_height() for b in bars] == pytest.approx(rates.to_list())
+    assert [b.get_facecolor() for b in bars] == [
+        to_rgba("tab:red"),
+        to_rgba("tab:green"),
+        to_rgba("tab:green"),
+    ]
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(rates.index)
+    assert ax.get_legend() is not None
+
+
+def test_late_share_by_bins_plots_one_point_per_interval(ax):
+    rng = np.random.default_rng(0)
+    distance = rng.uniform(0.1, 12, 4000)
+    frame = pd.DataFrame({"distance_km": distance, "is_late": distance > 5})
+    bins = [0, 1, 2, 3, 4, 6, 9, 30]
+    late_share_by(ax, {"до": frame, "после": frame.assign(is_late=True)}, "distance_km", bins)
+    before, after = ax.get_lines()
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["<1", "1-2", "2-3", "3-4", "4-6", "6-9", ">9"]
+    # orders over 5 km are late: none below 4 km, all above 6 km
+    assert before.get_ydata()[:4].tolist() == [0, 0, 0, 0]
+    assert before.get_ydata()[5:].tolist() == [1, 1]
+    assert after.get_ydata().tolist() == [1] * 7
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["до", "после"]
+
+
+def test_late_share_by_values_clips_the_top(ax):
+    frame = pd.DataFrame({"courier_load": [1, 2, 6, 7, 9], "is_late": [0, 0, 1, 1, 0]})
+    late_share_by(ax, {"все": frame}, "courier_load", upper=6)
+    (line,) = ax.get_lines()
+    assert line.get_xdata().tolist() == [1, 2, 6]
+    assert line.get_ydata().tolist() == pytest.approx([0, 0, 2 / 3])
+
+
+def test_strategy_costs_one_smoothed_line_per_strategy_and_retrain_marks(ax):
+    weekly = pd.DataFrame({"week": [4, 5, 6, 7], "cost_per_order": [1.0, 3.0, 5.0, 7.0]})
+    results = {
+        "never": StrategyResult("never", weekly, []),
+        "triggered": StrategyResult("triggered", weekly * 1.0, [5, 7]),
+    }
+    strategy_costs(ax, results, {"смена": 5}, smooth_weeks=2)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == [STRATEGY_NAMES["never"], STRATEGY_NAMES["triggered"]]
+    curve = ax.get_lines()[0]
+    assert curve.get_ydata().tolist() == pytest.approx([1.0, 2.0, 4.0, 6.0])
+    # 2 curves + 1 event line + 2 retrain marks
+    assert len(ax.get_lines()) == 5
+    assert "2 нед." in ax.get_ylabel()
