@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import copy
 import fnmatch
+import platform
 import re
 import subprocess
 import sys
@@ -41,7 +42,18 @@ SOLUTION_REGION = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 DEFAULT_TODO = "напишите здесь своё решение (см. задание выше)"
-KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": KERNEL}
+# Exactly what JupyterLab writes once ipykernel connects: a notebook that already says so
+# is not marked modified (and autosaved) just by opening it.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL}
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": platform.python_version(),
+}
 
 
 @dataclass(frozen=True)
@@ -131,7 +143,7 @@ def render(target: Target, root: Path = ROOT) -> NotebookNode:
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata = {
         "kernelspec": dict(KERNELSPEC),
-        "language_info": {"name": "python"},
+        "language_info": dict(LANGUAGE_INFO),
         "celltoolbar": "Slideshow",
     }
     return nb
@@ -148,10 +160,10 @@ def keep_solution_markers(text: str) -> str:
 
 
 def normalise(nb: NotebookNode) -> NotebookNode:
-    """Drop volatile metadata (timings, papermill noise, versions) so rebuilds diff cleanly."""
+    """Drop volatile metadata (timings, papermill noise) so rebuilds diff cleanly."""
     nb.metadata.pop("papermill", None)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["language_info"] = dict(LANGUAGE_INFO)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
