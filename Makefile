@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)
 SEED ?=
+MLFLOW_HOME ?=
 PYTEST_WORKERS ?= auto
 
 # The course runs offline: no telemetry, no update checks.
@@ -60,9 +61,10 @@ notebooks: venv  ## regenerate notebooks/, solutions/, labs/ from course/
 pipeline: venv  ## run the course's DVC pipeline (dvc repro); outputs in data/, cache in .work/
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
-mlflow-ui: venv  ## MLflow UI (127.0.0.1:5000) over the course's tracking database
-	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --backend-store-uri \
-		"$$($(BIN)/python -c 'from mlops_course.tracking import tracking_uri; print(tracking_uri())')"
+mlflow-ui: venv  ## MLflow UI on 127.0.0.1:5000 (MLFLOW_HOME=.work/lifecycle: notebook 03's registry)
+	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --workers 1 --backend-store-uri "$$($(BIN)/python \
+		-c 'import sys; from mlops_course.tracking import tracking_uri; print(tracking_uri(sys.argv[1] or None))' \
+		"$(MLFLOW_HOME)")"
 
 lock:  ## re-resolve requirements.in into requirements.lock and environment.yml
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes \
