@@ -1,0 +1,109 @@
+"""A student opens the course in JupyterLab: it renders offline, runs, and stays unmodified."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tests.browser.devtools import DevTools, wait_until
+
+# JavaScript functions of a notebook path, run in the page. The panel is looked up by
+# path: headless Chromium has no focus, so the shell's currentWidget stays empty.
+FIND_PANEL = """const app = window.jupyterapp;  // undefined until JupyterLab has loaded
+  const panel = app && Array.from(app.shell.widgets('main'))
+    .find(w => w.context && w.context.path === path && w.content && w.sessionContext);"""
+
+# State of the notebook: null until it is open.
+NOTEBOOK_STATE = f"""(path) => {{
+  {FIND_PANEL}
+  if (!panel) return null;
+  return {{cells: panel.content.widgets.length, kernel: panel.sessionContext.kernelDisplayStatus,
+           dirty: panel.context.model.dirty}};
+}}"""
+
+# What every code cell holds after running: execution count and a summary of its outputs.
+CODE_CELLS = f"""(path) => {{
+  {FIND_PANEL}
+  const cells = panel.content.model.cells, result = [];
+  for (let i = 0; i < cells.length; i++) {{
+    const cell = cells.get(i).toJSON();
+    if (cell.cell_type !== 'code') continue;
+    result.push({{count: cell.execution_count, outputs: cell.outputs.map(o => ({{
+      type: o.output_type, name: o.name || null, ename: o.ename || null,
+      evalue: o.evalue || null}}))}});
+  }}
+  return result;
+}}"""
+
+# Run All acts on the notebook opened last, as the student's click on ⏩ would.
+RUN_ALL = "window.jupyterapp.commands.execute('notebook:run-all-cells').then(() => true)"
+
+
+def call(browser: DevTools, function: str, path: str):
+    return browser.evaluate(f"({function})({json.dumps(path)})")
+
+
+def open_notebook(browser: DevTools, lab_url: str, lab_root: Path, path: str) -> dict:
+    """Navigate to a notebook and wait until it is rendered with an idle kernel."""
+    expected_cells = len(json.loads((lab_root / path).read_text())["cells"])
+    browser.call("Page.navigate", url=lab_url.format(path=path))
+
+    def ready() -> dict | None:
+        state = call(browser, NOTEBOOK_STATE, path)
+        if state and state["kernel"] == "idle" and state["cells"] == expected_cells:
+            return state
+        return None
+
+    def seen() -> dict | None:
+        return call(browser, NOTEBOOK_STATE, path)
+
+    return wait_until(ready, 120, f"{path} rendered with an idle kernel", seen)
+
+
+def run_all(browser: DevTools, path: str) -> list[dict]:
+    assert browser.evaluate(RUN_ALL) is True
+    return call(browser, CODE_CELLS, path)
+
+
+def test_course_map_opens_offline_runs_clean_and_is_not_modified(
+    browser: DevTools, lab_url: str, lab_root: Path
+) -> None:
+    path = "notebooks/00_course_map.ipynb"
+    committed = (lab_root / path).read_bytes()
+
+    state = open_notebook(browser, lab_url, lab_root, path)
+    time.sleep(3)  # time for JupyterLab to touch the file, if it were going to
+    assert not call(browser, NOTEBOOK_STATE, path)["dirty"], "opening marked it modified"
+    assert (lab_root / path).read_bytes() == committed, "opening rewrote the notebook"
+    assert state["cells"] > 5
+
+    cells = run_all(browser, path)
+    assert all(cell["count"] is not None for cell in cells), "a cell did not run"
+    errors = [o for cell in cells for o in cell["outputs"] if o["type"] == "error"]
+    assert not errors, f"errors in the browser: {errors}"
+    stderr = [o for cell in cells for o in cell["outputs"] if o["name"] == "stderr"]
+    assert not stderr, "warnings shown to the student"
+
+    lab_host = urlsplit(lab_url).netloc
+    assert any(urlsplit(url).netloc == lab_host for url in browser.requested_urls())
+    external = {
+        urlsplit(url).netloc
+        for url in browser.requested_urls()
+        if urlsplit(url).scheme in ("http", "https", "ws", "wss")
+        and urlsplit(url).netloc != lab_host
+    }
+    assert not external, f"the page reached outside the machine: {sorted(external)}"
+
+
+def test_lab_stops_at_first_exercise_with_a_friendly_message(
+    browser: DevTools, lab_url: str, lab_root: Path
+) -> None:
+    path = "labs/lab01_data_validation.ipynb"
+    open_notebook(browser, lab_url, lab_root, path)
+    cells = run_all(browser, path)
+    errors = [o for cell in cells for o in cell["outputs"] if o["type"] == "error"]
+    assert len(errors) == 1, "Run All must stop at the first unsolved exercise"
+    assert errors[0]["ename"] == "NotImplementedError"
+    assert errors[0]["evalue"].startswith("Упражнение не выполнено")
