@@ -66,9 +66,11 @@ mlflow-ui: venv  ## MLflow UI on 127.0.0.1:5000 (MLFLOW_HOME=.work/lifecycle: no
 		-c 'import sys; from mlops_course.tracking import tracking_uri; print(tracking_uri(sys.argv[1] or None))' \
 		"$(MLFLOW_HOME)")"
 
-lock:  ## re-resolve requirements.in into requirements.lock and environment.yml
+lock:  ## re-resolve requirements.in into requirements.lock, environment.yml and the serving lock
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes \
 		requirements.in -o requirements.lock
+	$(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes \
+		-c requirements.lock deploy/requirements.in -o deploy/requirements.lock
 	$(BIN)/python tools/sync_environment.py
 
 bench: venv  ## benchmarks (timings live here, never in tests)

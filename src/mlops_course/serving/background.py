@@ -120,15 +120,17 @@ def start_service(
     env: dict[str, str] | None = None,
     timeout: float = 60.0,
     wait: bool = True,
+    python: str = sys.executable,
 ) -> BackgroundService:
     """Start ``python -m mlops_course.serving`` in the background and wait for ``/ready``.
 
     ``extra_args`` go to the CLI (e.g. ``["--challenger-uri", uri, "--challenger-share",
-    "0.2"]``); ``env`` adds environment variables (e.g. ``MLOPS_COURSE_HOME``).
+    "0.2"]``); ``env`` adds environment variables (e.g. ``MLOPS_COURSE_HOME``); ``python``
+    is the interpreter to run it with (another environment's, say).
     """
     port = port or free_port(host)
     command = [
-        sys.executable, "-m", "mlops_course.serving",
+        python, "-m", "mlops_course.serving",
         "--model-uri", model_uri, "--host", host, "--port", str(port),
         *(extra_args or []),
     ]  # fmt: skip
