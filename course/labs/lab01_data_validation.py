@@ -40,7 +40,8 @@ from mlops_course.scenarios import QUALITY, make_batch, scenarios_table
 
 table = scenarios_table()
 incidents = table[table["kind"] == QUALITY][["scenario", "description"]]
-incidents
+for incident in incidents.itertuples():
+    print(f"{incident.scenario}: {incident.description}")
 
 # %%
 from mlops_course.data import COLUMNS
@@ -125,18 +126,18 @@ run_check(check_dtype_problems, dtype_problems)
 
 # %%
 def range_problems(frame: pd.DataFrame) -> list[str]:
-    ### BEGIN SOLUTION для каждой числовой колонки: isna().sum() и (~between(low, high)).sum()
+    ### BEGIN SOLUTION для каждой числовой колонки из RANGES: isna().sum() и ((x < low) | (x > high)).sum()
     problems = []
     for name, (low, high) in RANGES.items():
         if name not in frame.columns or not pd.api.types.is_numeric_dtype(frame[name]):
             continue
         values = frame[name]
         if values.isna().any():
-            problems.append(f"{name}: пропусков {values.isna().sum()}")
+            problems.append(f"{name}: пропусков: {values.isna().sum()}")
         outside = values.notna() & ~values.between(low, high)
         if outside.any():
             problems.append(
-                f"{name}: {outside.sum()} значений вне [{low}, {high}], max {values.max():g}"
+                f"{name}: вне [{low}, {high}] значений: {outside.sum()}, max {values.max():g}"
             )
     return problems
     ### END SOLUTION
@@ -151,7 +152,7 @@ run_check(check_range_problems, range_problems)
 # ## Упражнение 4: одна функция валидации
 #
 # Соберите `validate_batch(frame) -> list[str]` — все проблемы партии. Она должна поймать
-# каждый инцидент из таблицы выше и не падать на сломанной партии (переименованная колонка,
+# каждый инцидент из списка в начале и не падать на сломанной партии (переименованная колонка,
 # строка вместо числа).
 
 
@@ -189,18 +190,60 @@ for name in ["(чистая)", *incidents["scenario"]]:
 summary = pd.DataFrame(rows).set_index("партия")
 summary
 
+# %% [markdown]
+# ## Почему смотреть надо на каждое значение
+#
+# Новая версия приложения доходит до курьеров постепенно: сначала метры приходят у
+# единиц заказов. Сравним, что видит среднее расстояние партии, что — максимум, и что
+# ловит ваша `range_problems`.
+
+# %%
+rows = []
+for share in [0.002, 0.005, 0.01, 0.02, 0.05, 0.2, 1.0]:
+    batch = make_batch(n_orders, seed=seed, scenarios="distance_in_metres", strength=share)
+    distance = batch.frame["distance_km"]
+    caught = any("distance_km" in problem for problem in range_problems(batch.frame))
+    rows.append(
+        {
+            "заказов в метрах": int((distance != clean["distance_km"]).sum()),
+            "среднее, км": distance.mean(),
+            "максимум, км": distance.max(),
+            "ваша проверка": "поймала" if caught else "пропустила",
+        }
+    )
+metres_table = pd.DataFrame(rows).set_index("заказов в метрах").round(1)
+metres_table
+
 # %%
 import matplotlib.pyplot as plt
 
-ax = summary.plot.barh(figsize=(8, 3.5))
-ax.set(title="Сколько проблем находит каждая проверка", xlabel="число замечаний", ylabel="")
+ax = metres_table[["среднее, км", "максимум, км"]].plot(
+    logx=True, logy=True, marker="o", figsize=(9, 3.8)
+)
+limit = RANGES["distance_km"][1]
+ax.axhline(limit, color="tab:red", linestyle="--", label=f"верхняя граница, {limit:g} км")
+ax.xaxis.set_major_formatter("{x:g}")
+ax.set(
+    title="Метры у нескольких заказов: среднее их не видит, максимум — видит",
+    xlabel=f"заказов с расстоянием в метрах (из {n_orders}, лог. шкала)",
+    ylabel="расстояние, км (лог. шкала)",
+)
+ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
 plt.show()
+
+# %%
+limit_hit = metres_table.index[metres_table["среднее, км"] > limit]
+print(
+    f"среднее выходит за {limit:g} км лишь начиная с {limit_hit.min()} из {n_orders} заказов в метрах"
+)
+print("ваша проверка пропустила партий:", (metres_table["ваша проверка"] == "пропустила").sum())
 
 # %% [markdown]
 # ## Итоги
 #
 # - Четыре короткие функции ловят все инциденты качества данных сценария и молчат на
 #   чистой партии; это и есть автоматическая проверка шага ETL (DataOps).
-# - Проверка должна смотреть на каждое значение: метры у пары заказов из сотен не видны в среднем.
+# - Проверка должна смотреть на каждое значение: метры у нескольких заказов из сотен не
+#   видны в среднем (таблица и график выше), а максимум и проверка диапазона ловят их сразу.
 # - В курсе те же правила записаны декларативно схемой pandera (`validation.order_schema`),
 #   которая возвращает все нарушения одной таблицей.

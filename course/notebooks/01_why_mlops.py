@@ -114,7 +114,9 @@ notebook_model = LogisticRegression(max_iter=1000).fit(X_train, train[TARGET])
 # В ноутбуке всё отлично. Считаем качество на отложенной (более поздней по времени) выборке:
 # ROC AUC, долю заказов, объявленных опаздывающими, и бизнес-стоимость ошибок (пропущенное
 # опоздание — 300 ₽, ложная тревога — 50 ₽, см. `evaluate.CostTable`; тревога поднимается,
-# когда вероятность опоздания выше порога безубыточности 50 / 350 ≈ 0.14).
+# когда вероятность опоздания выше порога безубыточности 50 / 350 ≈ 0.14). Порог низкий,
+# потому что пропуск в 6 раз дороже ложной тревоги, — поэтому даже хорошая модель поднимает
+# тревогу у большинства заказов.
 
 # %%
 from mlops_course.evaluate import CostTable, score_metrics
@@ -174,22 +176,32 @@ auc_drop = skew.loc["ноутбук", "roc_auc"] - skew.loc["сервис (сы�
 print(f"падение ROC AUC из-за skew: {auc_drop:.3f}")
 alarms = skew.loc["сервис (сырые данные)", "predicted_late_rate"]
 print(f"сервис объявляет опаздывающими {alarms:.0%} заказов")
+# the rule "raise an alarm for every order" needs no model at all
+alarm_all = CostTable().false_alarm * (1 - test[TARGET].mean())
+print(f"правило «тревога на каждый заказ» стоит {alarm_all:.1f} ₽ на заказ")
 skew
 
 # %%
 import matplotlib.pyplot as plt
 
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 colors = ["tab:green", "tab:red", "tab:blue"]
 skew["roc_auc"].plot.barh(ax=axes[0], color=colors)
 axes[0].axvline(0.5, color="grey", linestyle="--")
-axes[0].set(title="ROC AUC (0.5 — случайное угадывание)", xlabel="ROC AUC", xlim=(0.4, 0.85))
+axes[0].set(title="ROC AUC\n(пунктир — случайное угадывание)", xlabel="ROC AUC")
+axes[0].set(xlim=(0.4, 0.85), xticks=[0.4, 0.5, 0.6, 0.7, 0.8])
 skew["cost_per_order"].plot.barh(ax=axes[1], color=colors)
-axes[1].set(title="Стоимость ошибок, ₽ на заказ", xlabel="₽ на заказ")
+axes[1].axvline(alarm_all, color="grey", linestyle="--")
+axes[1].set(title="Стоимость ошибок\n(пунктир — тревога на каждый заказ)", xlabel="₽ на заказ")
 axes[1].set_yticklabels([])
 fig.suptitle("Провал 1: одна и та же модель в ноутбуке и в сервисе")
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# Сервис отвечает на каждый запрос, в логах чисто — но ROC AUC у него около 0.5, а стоит
+# он не меньше правила «тревога на каждый заказ» (пунктир), которому модель не нужна
+# вовсе. Модель в сервисе фактически ничего не различает.
 
 # %% [markdown]
 # ## Провал 2: другое окружение
@@ -234,13 +246,14 @@ except EnvironmentMismatchError as error:
 # %% [markdown]
 # ## Провал 3: данные изменились под тем же именем файла
 #
-# Модель обучена на `orders.csv`. Через неделю коллега перезапускает выгрузку — файл
-# называется так же, но внутри другие заказы. Код не менялся ни на строчку, а метрику
-# отчёта больше не получить.
+# Модель обучена на `orders.csv`, ROC AUC записан в отчёт. Через пару месяцев коллега
+# перезапускает выгрузку «за последний период» — файл называется так же, но внутри уже
+# зимние заказы. Код не менялся ни на строчку, а число из отчёта больше не получить.
 
 # %%
 from mlops_course.data import load_orders, save_orders
 from mlops_course.evaluate import evaluate_model
+from mlops_course.scenarios import make_batch
 
 orders_csv = work_dir("data") / "orders.csv"
 
@@ -257,18 +270,20 @@ save_orders(orders, orders_csv)
 reported = train_from_file(orders_csv)
 
 # %%
-# Someone re-runs the export: same file name, another period of orders.
-save_orders(generate_orders(n_orders, seed=seed + 1), orders_csv)
+# Someone re-runs the export: same file name, a later (winter) period of orders.
+save_orders(make_batch(n_orders, seed=seed + 1, scenarios="winter").frame, orders_csv)
 rerun = train_from_file(orders_csv)
 table = pd.DataFrame({"в отчёте (при обучении)": reported, "повтор сейчас": rerun}).T
 table["roc_auc"] = table["roc_auc"].astype(float).round(3)
 same_hash = reported["hash (frame_hash)"] == rerun["hash (frame_hash)"]
 print(f"файл: {display_path(orders_csv)}; хэши совпадают: {same_hash}")
+print(f"ROC AUC сдвинулся на {rerun['roc_auc'] - reported['roc_auc']:+.3f} при том же коде")
 table
 
 # %% [markdown]
-# Если бы при обучении записали хэш данных (`data.frame_hash`, или DVC — ноутбук 06),
-# несовпадение было бы видно сразу: «данные не те», а не «модель почему-то хуже».
+# По одной метрике не понять, что изменилось: код, данные или случайность. Если бы при
+# обучении записали хэш данных (`data.frame_hash`, или DVC — ноутбук 06), причина была бы
+# видна сразу: «данные не те», а не «метрика почему-то уехала».
 
 # %% [markdown]
 # ## Почему MLOps — не просто DevOps для ML
@@ -281,8 +296,6 @@ table
 # даёт разные модели: другие коэффициенты, другой отпечаток.
 
 # %%
-from mlops_course.scenarios import make_batch
-
 winter = make_batch(n_orders, seed=seed, scenarios="winter").frame
 winter_model = train_model(winter, seed=seed)
 names = model.named_steps["preprocess"].get_feature_names_out()
@@ -300,36 +313,61 @@ coefficients.loc[["distance_km", "temperature_c", "weather_snow", "weather_clear
 # ### 2. Модели деградируют со временем
 #
 # Замораживаем модель и подаём ей поток недель из `scenarios.stream`: с 4-й недели
-# постепенно вводится новая система маршрутизации (концептуальный дрейф,
-# `routing_change`). Для сравнения каждую неделю обучаем «свежую» модель на данных прошлой
-# недели: это качество, которое было бы доступно, если бы модель обновлялась.
+# за 4 недели вводится новая система маршрутизации (концептуальный дрейф, concept drift;
+# сценарий `routing_change`). Для сравнения каждую неделю обучаем «свежую» модель на данных
+# прошлой недели: это качество, которое было бы доступно, если бы модель обновлялась.
+# Кроме ROC AUC следим за log loss — насколько точны сами вероятности (чем меньше, тем лучше).
 
 # %%
 from mlops_course.scenarios import Event, stream
 
-events = [Event("routing_change", start_week=4, ramp_weeks=4)]
+drift = Event("routing_change", start_week=4, ramp_weeks=4)
 rows, fresh = [], None
-for batch in stream(n_weeks, orders_per_week, seed=seed, events=events):
-    row = {"неделя": batch.week, "замороженная": evaluate_model(model, batch.frame)["roc_auc"]}
-    row["свежая"] = evaluate_model(fresh, batch.frame)["roc_auc"] if fresh else None
-    rows.append(row)
+for batch in stream(n_weeks, orders_per_week, seed=seed, events=[drift]):
+    for name, current in {"замороженная": model, "свежая": fresh}.items():
+        if current is not None:
+            metrics = evaluate_model(current, batch.frame)
+            rows.append({"неделя": batch.week, "модель": name, **metrics})
     fresh = train_model(batch.frame, seed=seed)
-weekly = pd.DataFrame(rows).set_index("неделя").astype(float)
-gap = (weekly["свежая"] - weekly["замороженная"]).groupby(weekly.index >= 8).mean()
-print(f"отставание замороженной модели: до дрейфа {gap[False]:.3f}, после {gap[True]:.3f}")
+weekly = pd.DataFrame(rows).pivot(index="неделя", columns="модель")
+
+# %% [markdown]
+# Средние за недели до смены и после того, как она завершилась:
 
 # %%
-fig, ax = plt.subplots(figsize=(8, 3.5))
-ax.plot(weekly.index, weekly["замороженная"], marker="o", label="замороженная модель")
-ax.plot(weekly.index, weekly["свежая"], marker="s", label="свежая (обучена на прошлой неделе)")
-ax.axvspan(4, n_weeks - 1, color="tab:orange", alpha=0.15, label="новая маршрутизация")
-ax.set(title="Модель не менялась, мир — изменился", xlabel="неделя", ylabel="ROC AUC")
-ax.legend()
+before = weekly[weekly.index < drift.start_week].mean()
+settled = drift.start_week + drift.ramp_weeks
+after = weekly[weekly.index >= settled].mean()
+periods = pd.DataFrame(
+    {
+        f"до смены (недели 0–{drift.start_week - 1})": before,
+        f"после смены (недели {settled}–{n_weeks - 1})": after,
+    }
+)
+periods.loc[["roc_auc", "log_loss"]].round(3)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+panels = {"roc_auc": ("ROC AUC", "выше — лучше"), "log_loss": ("log loss", "ниже — лучше")}
+for ax, (metric, (name, better)) in zip(axes, panels.items(), strict=True):
+    ax.plot(weekly[metric]["замороженная"], marker="o", label="замороженная модель")
+    ax.plot(weekly[metric]["свежая"], marker="s", label="свежая (обучена на прошлой неделе)")
+    ax.axvspan(
+        drift.start_week, n_weeks - 1, color="tab:orange", alpha=0.15, label="новая маршрутизация"
+    )
+    ax.set(title=f"{name} ({better})", xlabel="неделя", ylabel=name)
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, frameon=False)
+fig.suptitle("Модель не менялась, мир — изменился")
+fig.tight_layout(rect=(0, 0.08, 1, 1))
 plt.show()
 
 # %% [markdown]
-# Замороженная модель не «ломается» — она тихо отстаёт от того, что возможно на новых
-# данных. Заметить это можно только мониторингом качества (ноутбуки 04, 05).
+# До смены свежая модель не лучше замороженной: мир тот же. После смены замороженная модель
+# не «ломается» и даже не обязательно теряет ROC AUC: опоздание теперь сильнее зависит от
+# нагрузки курьера, его стало проще предсказать. Но она отстаёт от свежей, а её вероятности
+# стали хуже (log loss вырос): она по-прежнему винит в опозданиях расстояние и недооценивает
+# нагрузку курьера.
+# Ошибок в логах нет — заметить это можно только мониторингом качества (ноутбуки 04, 05).
 
 # %% [markdown]
 # ### 3. Воспроизводимость критически важна
@@ -357,11 +395,12 @@ print("с seed, две модели одинаковы:", random_split_model(see
 #   (skew) обрушила ROC AUC почти до случайного уровня, а сервис объявил опаздывающими
 #   почти все заказы — и ни одной ошибки в логах; проверка
 #   окружения остановила загрузку модели в чужое окружение; изменённый файл с тем же именем
-#   сделал метрику невоспроизводимой, а хэш данных показал бы это сразу.
+#   сделал метрику из отчёта невоспроизводимой, а хэш данных сразу назвал бы причину.
 # - Исправления — тоже практики MLOps: один `Pipeline` как модель, записанное окружение,
 #   хэши (версии) данных.
-# - Данные меняют модель, мир меняет качество модели, без seed меняется всё: поэтому MLOps —
-#   не просто DevOps для ML.
+# - Данные меняют модель; изменившийся мир тихо ухудшает замороженную модель (она отстаёт
+#   от свежей, её вероятности хуже); без seed не повторить даже одинаковый запуск. Поэтому
+#   MLOps — не просто DevOps для ML.
 #
 # ### Вопросы для самопроверки
 #
@@ -373,5 +412,5 @@ from mlops_course.checks import check_quiz, show_quiz
 show_quiz("01_why_mlops")
 
 # %%
-answers = {1: "", 2: "", 3: "", 4: ""}
+answers = {1: "", 2: "", 3: "", 4: "", 5: ""}
 check_quiz("01_why_mlops", answers)

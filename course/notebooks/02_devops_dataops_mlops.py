@@ -9,9 +9,10 @@
 # %% [markdown]
 # # От DevOps к DataOps и MLOps
 #
-# Лекция описывает эволюцию в три шага: **DevOps** автоматизирует развёртывание и проверку
-# кода, **DataOps** — ETL-процессы и управление данными, **MLOps** добавляет модели: их
-# обучение, версии и мониторинг. Здесь каждый шаг — работающий код на данных курса.
+# Лекция описывает эволюцию в три шага: **DevOps** автоматизирует развёртывание и
+# мониторинг ПО (а перед развёртыванием — проверку кода тестами), **DataOps** — ETL-процессы
+# и управление данными, **MLOps** добавляет модели: их обучение, версии и мониторинг.
+# Здесь каждый шаг — работающий код на данных курса.
 
 # %% [markdown]
 # ## Цели
@@ -108,6 +109,7 @@ pd.DataFrame(results)
 
 # %%
 import yaml
+from IPython.display import display
 
 from mlops_course.config import repo_root
 
@@ -117,7 +119,8 @@ steps = [
     for job in workflow["jobs"].values()
     for step in job["steps"]
 ]
-pd.DataFrame(steps)
+with pd.option_context("display.max_colwidth", 80):
+    display(pd.DataFrame(steps))
 
 # %% [markdown]
 # Если хоть одна проверка падает, изменение не сливается. Но тесты кода ничего не знают
@@ -181,7 +184,7 @@ cost = (
     .round(3)
 )
 extra = cost.loc["партия в метрах", "cost_total"] - cost.loc["хорошая партия", "cost_total"]
-print(f"лишние потери из-за плохой партии: {extra:,.0f} ₽ на {n_eval} заказов")
+print(f"лишние потери из-за плохой партии: {extra:,.0f} ₽ на {n_eval} заказов".replace(",", " "))
 cost
 
 # %% [markdown]
@@ -304,5 +307,5 @@ from mlops_course.checks import check_quiz, show_quiz
 show_quiz("02_devops_dataops_mlops")
 
 # %%
-answers = {1: "", 2: "", 3: ""}
+answers = {1: "", 2: "", 3: "", 4: ""}
 check_quiz("02_devops_dataops_mlops", answers)

@@ -34,6 +34,13 @@ LABS = [
     ("lab06_capstone", "весь стек: от данных до сервиса с мониторингом", "11"),
 ]
 
+# Words too long for a box on the map, with a hyphen where Russian allows a break.
+HYPHENATED = {
+    "Концептуальный": "Концептуаль-\nный",
+    "Воспроизводимость": "Воспроизво-\nдимость",
+    "Масштабируемость": "Масштаби-\nруемость",
+}
+
 PART_COLORS = {
     "Введение": "#4C72B0",
     "Проблемы production ML": "#DD8452",
@@ -50,19 +57,31 @@ def labs_table() -> pd.DataFrame:
     return pd.DataFrame(LABS, columns=["лабораторная", "что строит студент", "после ноутбуков"])
 
 
+def wrap_title(title: str, width: int = 11) -> str:
+    """Wrap a title for a narrow box, hyphenating the long words where Russian allows it.
+
+    A plain ``textwrap.fill`` cuts long words without a hyphen ("Воспроизвод" / "имость"),
+    which reads as a typo.
+    """
+    text = textwrap.fill(title, width, break_long_words=False, break_on_hyphens=False)
+    for word, hyphenated in HYPHENATED.items():
+        text = text.replace(word, hyphenated)
+    return text
+
+
 def plot_course_map() -> plt.Figure:
     """The notebooks as a path through the lecture's parts, labs hanging below it."""
-    fig, ax = plt.subplots(figsize=(13, 3.6))
+    fig, ax = plt.subplots(figsize=(14, 3.8))
     for index, (number, _, title, part) in enumerate(NOTEBOOKS):
         ax.add_patch(plt.Rectangle((index, 1), 0.9, 1, color=PART_COLORS[part], alpha=0.85))
         ax.text(index + 0.45, 1.72, number, ha="center", color="white", weight="bold")
         ax.text(
             index + 0.45,
             1.35,
-            textwrap.fill(title, 11),
+            wrap_title(title),
             ha="center",
             va="center",
-            fontsize=6,
+            fontsize=7,
             color="white",
         )
     positions = {number: index for index, (number, *_) in enumerate(NOTEBOOKS)}

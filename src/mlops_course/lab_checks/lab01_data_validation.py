@@ -22,6 +22,11 @@ SUBTLE_METRES_SHARE = 0.005  # 2 of 400 orders
 
 Checker = Callable[[pd.DataFrame], list[str]]
 
+ABSENT_COLUMN_HINT = (
+    "Колонки может не быть в партии: пропускайте такие колонки "
+    "(if name not in frame.columns: continue) — о пропавших колонках сообщает упражнение 1."
+)
+
 
 def _batch(scenario: str | None = None, strength: float = 1.0) -> pd.DataFrame:
     scenarios = () if scenario is None else (scenario,)
@@ -35,70 +40,121 @@ def _problems(check: Checker, frame: pd.DataFrame) -> list[str]:
     return [str(problem) for problem in problems]
 
 
-def _clean_passes(check: Checker) -> CheckResult:
+def _clean_passes(check: Checker, hint: str = "") -> CheckResult:
     problems = _problems(check, _batch())
     return expect(
         problems == [],
         "чистая партия проходит без замечаний",
         f"на чистой партии функция нашла проблемы, которых нет: {problems[:3]}. "
-        "Проверьте, что вы сравниваете с правильным списком/диапазоном.",
+        + (hint or "Проверьте, что вы сравниваете с правильным списком/диапазоном."),
     )
 
 
-def _caught(check: Checker, scenario: str, word: str, strength: float = 1.0) -> CheckResult:
-    problems = _problems(check, _batch(scenario, strength))
-    # A whole word: "prep_time" must not be found inside "prep_time_min".
+def _mentioning(problems: list[str], word: str) -> list[str]:
+    """The problems that name ``word`` as a whole word ("prep_time" is not in "prep_time_min")."""
     pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
-    matching = [problem for problem in problems if pattern.search(problem)]
+    return [problem for problem in problems if pattern.search(problem)]
+
+
+def _caught(check: Checker, scenario: str, word: str, hint: str = "") -> CheckResult:
+    problems = _problems(check, _batch(scenario))
+    matching = _mentioning(problems, word)
     return expect(
         bool(matching),
         f"инцидент «{scenario}» пойман: {matching[0] if matching else ''}",
         f"инцидент «{scenario}» не пойман: {SCENARIOS[scenario].description} "
-        f"Функция вернула {problems[:3]}, а в сообщении должна быть колонка «{word}».",
+        f"Функция вернула {problems[:3]}, а в сообщении должна быть колонка «{word}». " + hint,
     )
+
+
+def _survives(check: Checker, scenario: str, hint: str) -> CheckResult:
+    """A broken batch must give a list of problems, not a crash: one check, one concern."""
+    try:
+        _problems(check, _batch(scenario))
+    except NotImplementedError:
+        raise
+    except Exception as error:  # the student's code crashed on a broken batch
+        return CheckResult(
+            False,
+            f"на партии «{scenario}» функция упала ({type(error).__name__}: {error}). {hint}",
+        )
+    return CheckResult(True, f"на партии «{scenario}» функция не падает")
 
 
 def check_column_problems(column_problems: Checker) -> list[CheckResult]:
     """Exercise 1: missing and unexpected columns."""
+    missing = "Для каждой колонки из COLUMNS, которой нет в frame.columns, верните «нет колонки …»."
+    unexpected = (
+        "Лишние колонки — тоже проблема: для каждой колонки frame, которой нет в COLUMNS, "
+        "верните «лишняя колонка …»."
+    )
     return [
         _clean_passes(column_problems),
-        _caught(column_problems, "renamed_column", "prep_time_min"),
-        _caught(column_problems, "renamed_column", "prep_time"),
-        _caught(column_problems, "dropped_column", "weather"),
+        _caught(column_problems, "renamed_column", "prep_time_min", hint=missing),
+        _caught(column_problems, "renamed_column", "prep_time", hint=unexpected),
+        _caught(column_problems, "dropped_column", "weather", hint=missing),
     ]
 
 
 def check_dtype_problems(dtype_problems: Checker) -> list[CheckResult]:
     """Exercise 2: numeric columns must hold numbers."""
-    return [_clean_passes(dtype_problems), _caught(dtype_problems, "wrong_dtype", "order_value")]
+    clean = (
+        "Проверяйте только колонки из RANGES (timestamp, weather, district и не должны быть "
+        "числами). Целые int64 — тоже числа: используйте pd.api.types.is_numeric_dtype, а не "
+        "сравнение с float64."
+    )
+    return [
+        _clean_passes(dtype_problems, clean),
+        _caught(dtype_problems, "wrong_dtype", "order_value"),
+        _survives(dtype_problems, "renamed_column", ABSENT_COLUMN_HINT),
+    ]
 
 
 def check_range_problems(range_problems: Checker) -> list[CheckResult]:
     """Exercise 3: missing values and physical ranges (metres instead of kilometres)."""
+    clean = "Границы включаются: low <= x <= high (Series.between(low, high))."
+    missing = (
+        "Пропуск (NaN) не больше и не меньше границы, сравнение его не видит: "
+        "считайте пропуски отдельно, frame[name].isna().sum()."
+    )
     results = [
-        _clean_passes(range_problems),
+        _clean_passes(range_problems, clean),
         _caught(range_problems, "distance_in_metres", "distance_km"),
-        _caught(range_problems, "missing_values", "temperature_c"),
+        _caught(range_problems, "missing_values", "temperature_c", hint=missing),
+        _survives(range_problems, "renamed_column", ABSENT_COLUMN_HINT),
+        _survives(
+            range_problems,
+            "wrong_dtype",
+            "Строку с диапазоном не сравнить: пропускайте нечисловые колонки "
+            "(pd.api.types.is_numeric_dtype) — о них сообщает упражнение 2.",
+        ),
     ]
-    subtle = _caught(range_problems, "distance_in_metres", "distance_km", SUBTLE_METRES_SHARE)
-    if not subtle.passed:
-        subtle = CheckResult(
-            False,
-            "метры лишь у нескольких заказов не пойманы: проверяйте каждое "
-            "значение (max или any), а не среднее или медиану.",
-        )
-    return [*results, subtle]
+    return [*results, _few_metres_caught(range_problems)]
+
+
+def _few_metres_caught(range_problems: Checker) -> CheckResult:
+    """Metres in a handful of rows: invisible in the mean, obvious in the maximum."""
+    problems = _problems(range_problems, _batch("distance_in_metres", SUBTLE_METRES_SHARE))
+    matching = _mentioning(problems, "distance_km")
+    few = f"метры лишь у {round(SUBTLE_METRES_SHARE * CHECK_ROWS)} заказов из {CHECK_ROWS}"
+    return expect(
+        bool(matching),
+        f"{few} тоже пойманы: {matching[0] if matching else ''}",
+        f"{few} не пойманы: проверяйте каждое значение (max или any), а не среднее или медиану.",
+    )
 
 
 def check_validate_batch(validate_batch: Checker) -> list[CheckResult]:
     """Exercise 4: one function catches every incident and passes a clean batch."""
+    # scenario -> (column named in the message, which exercise catches it)
     words = {
-        "missing_values": "distance_km",
-        "distance_in_metres": "distance_km",
-        "wrong_dtype": "order_value",
-        "renamed_column": "prep_time_min",
-        "dropped_column": "weather",
+        "missing_values": ("distance_km", "range_problems"),
+        "distance_in_metres": ("distance_km", "range_problems"),
+        "wrong_dtype": ("order_value", "dtype_problems"),
+        "renamed_column": ("prep_time_min", "column_problems"),
+        "dropped_column": ("weather", "column_problems"),
     }
     return [_clean_passes(validate_batch)] + [
-        _caught(validate_batch, scenario, word) for scenario, word in words.items()
+        _caught(validate_batch, scenario, word, hint=f"Добавьте в результат {function}(frame).")
+        for scenario, (word, function) in words.items()
     ]
