@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class CheckFailed(AssertionError):
@@ -63,10 +63,14 @@ def run_check(check: Callable[..., list[CheckResult]], *args, **kwargs) -> None:
 
 @dataclass(frozen=True)
 class Question:
+    """A multiple-choice question. ``why_wrong`` maps a wrong option to feedback that says
+    what the misconception is without giving the right answer away."""
+
     text: str
     options: dict[str, str]
     answer: str
     explanation: str
+    why_wrong: dict[str, str] = field(default_factory=dict)
 
 
 def questions(name: str) -> list[Question]:
@@ -107,9 +111,8 @@ def grade_quiz(name: str, answers: Mapping[int, str]) -> list[CheckResult | None
         elif given == question.answer:
             results.append(CheckResult(True, f"вопрос {number}: верно. {question.explanation}"))
         else:
-            results.append(
-                CheckResult(False, f"вопрос {number}: «{given}» — неверно, перечитайте раздел")
-            )
+            hint = question.why_wrong.get(given, "перечитайте раздел и попробуйте ещё раз.")
+            results.append(CheckResult(False, f"вопрос {number}: «{given}» — неверно: {hint}"))
     return results
 
 

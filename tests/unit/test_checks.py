@@ -62,3 +62,22 @@ def test_every_quiz_is_well_formed() -> None:
         quiz = questions(name)
         assert len(quiz) >= 3, f"{name}: a quiz needs at least three questions"
         assert all(q.answer in q.options and len(q.options) >= 2 for q in quiz), name
+
+
+def test_a_wrong_answer_gets_its_own_hint_but_not_the_answer(monkeypatch) -> None:
+    import mlops_course.checks as checks
+
+    quiz = [
+        checks.Question(
+            "2 + 2?",
+            {"a": "4", "b": "22", "c": "5"},
+            "a",
+            "сложение чисел, а не строк",
+            why_wrong={"b": "это склейка строк «2» и «2»"},
+        )
+    ]
+    monkeypatch.setattr(checks, "questions", lambda name: quiz)
+    with_hint, without_hint = grade_quiz("any", {1: "b"})[0], grade_quiz("any", {1: "c"})[0]
+    assert not with_hint.passed and "склейка строк" in with_hint.message
+    assert not without_hint.passed and "перечитайте раздел" in without_hint.message
+    assert all("сложение чисел" not in r.message for r in (with_hint, without_hint))
