@@ -27,9 +27,17 @@ STRATEGY_NAMES = {
 
 
 def compare_distributions(
-    ax: plt.Axes, reference: pd.Series, current: pd.Series, title: str, bins: int = 30
+    ax: plt.Axes,
+    reference: pd.Series,
+    current: pd.Series,
+    title: str,
+    bins: int = 30,
+    xlabel: str | None = None,
 ) -> plt.Axes:
-    """Reference vs current distribution of one column: histograms or category shares."""
+    """Reference vs current distribution of one column: histograms or category shares.
+
+    ``xlabel`` defaults to the column's name; pass a Russian one for the student.
+    """
     numeric = pd.api.types.is_numeric_dtype(reference) and reference.nunique() > 15
     if numeric:
         edges = np.histogram_bin_edges(pd.concat([reference, current]).dropna(), bins=bins)
@@ -50,7 +58,7 @@ def compare_distributions(
         ax.set_xticks(positions, [str(name) for name in shares.index], rotation=30)
         ax.set_ylabel("доля")
     ax.set_title(title)
-    ax.set_xlabel(str(reference.name))
+    ax.set_xlabel(str(reference.name) if xlabel is None else xlabel)
     ax.legend()
     return ax
 
@@ -79,14 +87,14 @@ def quality_over_time(
     ylabel: str = "ROC AUC",
     title: str = "",
 ) -> plt.Axes:
-    """Lines of a weekly metric (index = week), with vertical marks for named events."""
+    """Lines of a weekly metric (index = week), with vertical marks for named events.
+
+    The events are named in the legend, not on the plot, so no text covers the data.
+    """
     for label, values in curves.items():
         ax.plot(values.index, values.to_numpy(), marker=".", label=label)
     for label, week in (events or {}).items():
-        ax.axvline(week, color="grey", linestyle="--")
-        ax.annotate(
-            label, (week, 1.0), xycoords=("data", "axes fraction"), fontsize=8, ha="left", va="top"
-        )
+        ax.axvline(week, color="grey", linestyle="--", label=f"{label} (неделя {week})")
     ax.set_xlabel("неделя")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
@@ -157,7 +165,8 @@ def strategy_costs(
 ) -> plt.Axes:
     """Weekly cost per order of each retraining strategy, smoothed over ``smooth_weeks``.
 
-    Red vertical lines mark the retrain weeks of the strategy ``mark_retrains``.
+    Red vertical lines mark the retrain weeks of the strategy ``mark_retrains`` (one
+    legend entry for all of them).
     """
     curves = {
         STRATEGY_NAMES.get(name, name): result.weekly.set_index("week")["cost_per_order"]
@@ -168,6 +177,9 @@ def strategy_costs(
     ylabel = f"₽ на заказ (среднее за {smooth_weeks} нед.)"
     quality_over_time(ax, curves, events, ylabel=ylabel, title=title)
     if mark_retrains is not None:
-        for week in results[mark_retrains].retrain_weeks:
-            ax.axvline(week, color="tab:red", alpha=0.3)
+        name = STRATEGY_NAMES.get(mark_retrains, mark_retrains)
+        for i, week in enumerate(results[mark_retrains].retrain_weeks):
+            label = f"переобучение «{name}»" if i == 0 else None
+            ax.axvline(week, color="tab:red", alpha=0.3, label=label)
+        ax.legend(fontsize=8)
     return ax

@@ -166,6 +166,11 @@ class QualityAlarm:
     """First week at or after the change outside the limits (None: never)."""
     false_alarms: int
     """Weeks outside the limits before the change (there was nothing to find)."""
+    limit: float = float("nan")
+    """Half-width of the limits: ``n_sigmas`` binomial standard errors."""
+    mean_shift: float = float("nan")
+    """Mean of the weeks from the change on minus the baseline: the shift to be found.
+    Much smaller than ``limit`` -> the first alarm is a matter of luck (noise)."""
 
 
 def first_quality_alarm(
@@ -187,7 +192,9 @@ def first_quality_alarm(
     outside = (series - baseline).abs() > limit
     false_alarms = int(outside.loc[baseline_weeks.start : change_week - 1].sum())
     hits = outside.loc[change_week:]
-    return QualityAlarm(int(hits.idxmax()) if hits.any() else None, false_alarms)
+    mean_shift = float(series.loc[change_week:].mean() - baseline)
+    first_week = int(hits.idxmax()) if hits.any() else None
+    return QualityAlarm(first_week, false_alarms, float(limit), mean_shift)
 
 
 def quality_alarm_table(
@@ -200,7 +207,8 @@ def quality_alarm_table(
 ) -> pd.DataFrame:
     """Display table (Russian columns): ``first_quality_alarm`` for each metric in ``shares``
     (column of ``quality`` -> its binomial share), with the week its labels are known and
-    the detection delay counted from ``change_week``.
+    the detection delay counted from ``change_week``. The mean shift after the change is
+    shown next to the limit: a shift below the limit is found only by a lucky noisy week.
     """
     rows = []
     for metric, share in shares.items():
@@ -211,6 +219,8 @@ def quality_alarm_table(
         rows.append(
             {
                 "метрика": metric,
+                "сдвиг после смены": alarm.mean_shift,
+                "порог ±3σ": alarm.limit,
                 "ложных тревог до смены": alarm.false_alarms,
                 "первая неделя за порогом": alarm.first_week,
                 "метки известны в неделю": known,

@@ -13,7 +13,9 @@ from matplotlib.colors import to_rgba  # noqa: E402
 from mlops_course.plots import (  # noqa: E402
     STRATEGY_NAMES,
     alarm_rate_bars,
+    compare_distributions,
     late_share_by,
+    quality_over_time,
     strategy_costs,
 )
 from mlops_course.retraining import StrategyResult  # noqa: E402
@@ -72,9 +74,34 @@ def test_strategy_costs_one_smoothed_line_per_strategy_and_retrain_marks(ax):
     }
     strategy_costs(ax, results, {"смена": 5}, smooth_weeks=2)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert legend == [STRATEGY_NAMES["never"], STRATEGY_NAMES["triggered"]]
+    # the event and the retrains are named once each in the legend, not on the plot
+    assert legend == [
+        STRATEGY_NAMES["never"],
+        STRATEGY_NAMES["triggered"],
+        "смена (неделя 5)",
+        f"переобучение «{STRATEGY_NAMES['triggered']}»",
+    ]
+    assert len(ax.texts) == 0
     curve = ax.get_lines()[0]
     assert curve.get_ydata().tolist() == pytest.approx([1.0, 2.0, 4.0, 6.0])
     # 2 curves + 1 event line + 2 retrain marks
     assert len(ax.get_lines()) == 5
     assert "2 нед." in ax.get_ylabel()
+
+
+def test_quality_over_time_names_events_in_the_legend_without_text_on_the_plot(ax):
+    curves = {"доля ошибок": pd.Series([0.2, 0.3], index=[4, 5])}
+    quality_over_time(ax, curves, {"смена": 5})
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "доля ошибок",
+        "смена (неделя 5)",
+    ]
+    assert len(ax.texts) == 0
+
+
+def test_compare_distributions_uses_the_given_axis_label(ax):
+    reference = pd.Series(np.arange(100.0), name="temperature_c")
+    compare_distributions(ax, reference, reference + 5, "Зима", xlabel="температура, °C")
+    assert ax.get_xlabel() == "температура, °C"
+    compare_distributions(ax, reference, reference + 5, "Зима")
+    assert ax.get_xlabel() == "temperature_c"

@@ -1,5 +1,6 @@
 """Retraining strategies: schedules, label delay respected, adaptation to concept drift."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -94,6 +95,8 @@ def test_first_quality_alarm_finds_the_first_week_outside_the_limits():
     )
     assert alarm.false_alarms == 1  # week 5, before the change
     assert alarm.first_week == 7  # week 6 is inside the limits
+    assert alarm.limit == pytest.approx(3 * np.sqrt(0.25 * 0.75 / 1200))
+    assert alarm.mean_shift == pytest.approx(np.mean([0.2, 0.25, 0.3]) - 0.2)
     quiet = first_quality_alarm(series[:7], 6, 0.25, 1200, baseline_weeks=range(0, 4))
     assert quiet.first_week is None
 
@@ -113,4 +116,8 @@ def test_quality_alarm_table_adds_label_delay():
     assert table.loc["a", "метки известны в неделю"] == 8
     assert table.loc["a", "задержка, нед."] == 2
     assert pd.isna(table.loc["b", "первая неделя за порогом"])
+    # the shift to find is shown next to the limit: 0.2 above the baseline vs 3 sigma
+    assert table.loc["a", "сдвиг после смены"] == pytest.approx(0.2)
+    assert table.loc["b", "сдвиг после смены"] == pytest.approx(0.0)
+    assert table.loc["a", "порог ±3σ"] == pytest.approx(3 * np.sqrt(0.25 * 0.75 / 1000))
     assert (table["ложных тревог до смены"] == 0).all()
