@@ -62,6 +62,9 @@ def test_every_quiz_is_well_formed() -> None:
         quiz = questions(name)
         assert len(quiz) >= 3, f"{name}: a quiz needs at least three questions"
         assert all(q.answer in q.options and len(q.options) >= 2 for q in quiz), name
+        for number, q in enumerate(quiz, start=1):
+            wrong = set(q.options) - {q.answer}
+            assert set(q.why_wrong) == wrong, f"{name} #{number}: feedback for each of {wrong}"
 
 
 def test_a_wrong_answer_gets_its_own_hint_but_not_the_answer(monkeypatch) -> None:
