@@ -1,9 +1,7 @@
 """JupyterLab as a student sees it: a real `jupyter lab` server driven by headless Chromium.
 
-Chromium is a system package (``apt-get install chromium``), not a Python one. Without it
-these tests are skipped with that hint, so that ``make test`` still works on a laptop;
-``.ci/run`` installs it and sets ``MLOPS_COURSE_REQUIRE_BROWSER=1``, which turns a missing
-browser into a failure instead of a skip.
+Chromium is a system package (``apt-get install chromium``): see ``tests.conftest.system_tool``
+for what happens without it.
 """
 
 from __future__ import annotations
@@ -20,19 +18,13 @@ from pathlib import Path
 import pytest
 
 from mlops_course.serving.background import free_port
-from tests.browser.devtools import CHROMIUM_FLAGS, DevTools, find_chromium, wait_until
-from tests.conftest import REPO_ROOT
+from tests.browser.devtools import BROWSERS, CHROMIUM_FLAGS, DevTools
+from tests.conftest import REPO_ROOT, system_tool, wait_until
 
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    path = find_chromium()
-    if path is None:
-        message = "Chromium is not installed (Debian: apt-get install chromium)"
-        if os.environ.get("MLOPS_COURSE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return system_tool(*BROWSERS, package="chromium")
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import time
-from collections.abc import Callable
 from typing import Any
 
 import websocket
@@ -23,22 +20,6 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-def find_chromium() -> str | None:
-    return next((path for name in BROWSERS if (path := shutil.which(name))), None)
-
-
-def wait_until(
-    condition: Callable[[], Any], timeout: float, what: str, show: Callable[[], Any] = str
-) -> Any:
-    """Poll ``condition`` until it is truthy; on timeout say what ``show()`` saw last."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.2)
-    raise TimeoutError(f"{what}: not within {timeout:.0f} s (last seen: {show()})")
 
 
 class DevTools:

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.browser.devtools import DevTools, wait_until
+from tests.browser.devtools import DevTools
+from tests.conftest import wait_until
 
 # JavaScript functions of a notebook path, run in the page. The panel is looked up by
 # path: headless Chromium has no focus, so the shell's currentWidget stays empty.

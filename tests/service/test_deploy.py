@@ -139,7 +139,19 @@ def test_prometheus_scrapes_the_metrics_path() -> None:
     assert local["metrics_path"] == METRICS_PATH
     targets = [t for static in local["static_configs"] for t in static["targets"]]
     assert targets == [f"127.0.0.1:{DEFAULT_PORT}"]
-    assert "kubernetes-pods" in jobs
+
+
+def test_in_cluster_prometheus_keeps_the_annotated_pods() -> None:
+    (config_map,) = load_all("k8s/prometheus-config.yaml")
+    assert config_map["kind"] == "ConfigMap"
+    config = yaml.safe_load(config_map["data"]["prometheus.yml"])
+    (job,) = config["scrape_configs"]
+    assert job["kubernetes_sd_configs"] == [{"role": "pod"}]
+    keep = next(rule for rule in job["relabel_configs"] if rule.get("action") == "keep")
+    assert keep["source_labels"] == ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"]
+    (deployment,) = load_all("k8s/deployment.yaml")
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == keep["regex"] == "true"
 
 
 def test_readme_says_docker_cannot_run_here() -> None:
