@@ -230,7 +230,7 @@ if first is not None:
 #   последних 4 неделях.
 
 # %%
-from mlops_course.retraining import StrategyConfig, compare_strategies
+from mlops_course.retraining import StrategyConfig, compare_strategies, strategy_table
 
 # Two cells, two strategies each: every cell stays a few seconds long.
 simple = [StrategyConfig("never"), StrategyConfig("periodic", every_weeks=8)]
@@ -244,7 +244,7 @@ adaptive = [
 summary_b, results_b = compare_strategies(batches, adaptive, change_week=change_week, seed=seed)
 results = results_a | results_b
 summary = pd.concat([summary_a, summary_b], ignore_index=True)
-summary.round(3)
+strategy_table(summary)
 
 # %%
 fig, ax = plt.subplots(figsize=(10, 4))
@@ -257,7 +257,7 @@ plt.show()
 # Стратегия «никогда» платит за концептуальный дрейф весь оставшийся год. Полное
 # переобучение по расписанию адаптируется медленно: старые данные с прежней зависимостью
 # тянут модель назад. Скользящее окно и триггер адаптируются; триггер делает это за
-# меньшее число переобучений (см. столбец `retrains`) — но лишь когда детектор настроен
+# меньшее число переобучений (столбец «переобучений» в таблице) — но лишь когда детектор настроен
 # так, чтобы не поднимать ложных тревог: с λ = 40 ложная тревога случается почти в каждом
 # потоке (таблица порогов выше), и каждая — лишнее переобучение.
 

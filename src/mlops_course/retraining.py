@@ -29,6 +29,7 @@ from sklearn.metrics import roc_auc_score
 from mlops_course.config import SEED, TARGET
 from mlops_course.evaluate import CostTable, business_cost, late_scores
 from mlops_course.online_drift import PageHinkley
+from mlops_course.plots import STRATEGY_NAMES
 from mlops_course.scenarios import Batch
 from mlops_course.train import train_model
 
@@ -195,6 +196,22 @@ def first_quality_alarm(
     mean_shift = float(series.loc[change_week:].mean() - baseline)
     first_week = int(hits.idxmax()) if hits.any() else None
     return QualityAlarm(first_week, false_alarms, float(limit), mean_shift)
+
+
+STRATEGY_COLUMNS = {
+    "strategy": "стратегия",
+    "retrains": "переобучений",
+    "mean_roc_auc": "ROC AUC, среднее за год",
+    "mean_cost_per_order": "₽ на заказ, за год",
+    "roc_auc_after_change": "ROC AUC после смены",
+    "cost_per_order_after_change": "₽ на заказ после смены",
+}
+
+
+def strategy_table(summary: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
+    """``compare_strategies``' summary for display: Russian names and columns, rounded."""
+    table = summary.assign(strategy=summary["strategy"].map(lambda s: STRATEGY_NAMES.get(s, s)))
+    return table.rename(columns=STRATEGY_COLUMNS).round(decimals)
 
 
 def quality_alarm_table(

@@ -12,6 +12,7 @@ from mlops_course.retraining import (
     first_quality_alarm,
     quality_alarm_table,
     simulate,
+    strategy_table,
 )
 
 WEEKS, CHANGE = 16, 6
@@ -71,6 +72,11 @@ def test_adapting_beats_never_after_concept_drift(batches):
     summary, _ = compare_strategies(batches, configs, change_week=CHANGE + 4)
     after = summary.set_index("strategy")["cost_per_order_after_change"]
     assert after["sliding"] < after["never"]
+
+    shown = strategy_table(summary)
+    assert list(shown["стратегия"]) == ["никогда", "скользящее окно"]
+    assert shown["₽ на заказ после смены"].tolist() == after.round(3).tolist()
+    assert all(column.isascii() is False for column in shown.columns)
 
 
 def test_detection_week_finds_a_rise_in_errors():
