@@ -262,26 +262,27 @@ def _loop_positions(n: int) -> np.ndarray:
 def _draw_loop(ax: plt.Axes, log: LifecycleLog) -> None:
     stages = [s for s in STAGES if any(r.stage == s for r in log.records)] or list(STAGES)
     positions = _loop_positions(len(stages))
+    boxes = []
     for i, stage in enumerate(stages):
         x, y = positions[i]
         lines = [STAGE_TITLES[stage]]
         for record in (r for r in log.records if r.stage == stage):
             text = f"{record.turn}: {record.artefact}" if record.artefact else f"{record.turn}:"
             lines.append(f"{text} ({record.seconds:.1f} с)")
-        ax.add_patch(
-            FancyBboxPatch(
-                (x - 0.4, y - 0.14), 0.8, 0.28, boxstyle="round,pad=0.02",
-                facecolor="whitesmoke", edgecolor="dimgray",
-            )
+        box = FancyBboxPatch(
+            (x - 0.4, y - 0.14), 0.8, 0.28, boxstyle="round,pad=0.02",
+            facecolor="whitesmoke", edgecolor="dimgray",
         )  # fmt: skip
+        boxes.append(ax.add_patch(box))
         ax.text(x, y + 0.07, lines[0], ha="center", va="center", fontsize=9, weight="bold")
         ax.text(x, y - 0.04, "\n".join(lines[1:]), ha="center", va="center", fontsize=7)
     for i in range(len(stages)):
-        start, end = positions[i], positions[(i + 1) % len(stages)]
+        following = (i + 1) % len(stages)
+        # Centre to centre, clipped at both boxes' edges: the arrow never crosses a title.
         ax.add_patch(
             FancyArrowPatch(
-                start + 0.35 * (end - start), start + 0.65 * (end - start),
-                arrowstyle="-|>", mutation_scale=12, color="gray",
+                positions[i], positions[following], patchA=boxes[i], patchB=boxes[following],
+                shrinkA=4, shrinkB=4, arrowstyle="-|>", mutation_scale=12, color="gray",
                 connectionstyle="arc3,rad=-0.2",
             )
         )  # fmt: skip
