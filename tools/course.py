@@ -193,6 +193,10 @@ def execute(nb: NotebookNode, cwd: Path, parameters: dict | None = None) -> Note
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=False,
+            # The kernel's own log (a "running over TCP without encryption" warning per
+            # kernel, a KeyboardInterrupt note at shutdown) is noise in a terminal; cell
+            # errors still reach the notebook and fail the build.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
         return nbformat.read(result, as_version=4)
 
