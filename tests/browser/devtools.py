@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import websocket
@@ -57,6 +58,20 @@ class DevTools:
             for event in self.events
             if event.get("method") == "Network.requestWillBeSent"
         ]
+
+    def settle(self, quiet: float = 2.0, timeout: float = 30.0) -> None:
+        """Wait until the page has sent no new request for ``quiet`` seconds: a stylesheet
+        may import fonts a few seconds after the content is on screen."""
+        deadline = time.monotonic() + timeout
+        count, since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            self.evaluate("document.readyState")  # reads the events that arrived meanwhile
+            if len(self.events) != count:
+                count, since = len(self.events), time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"the page kept loading for {timeout:.0f} s")
 
     def close(self) -> None:
         self.socket.close()

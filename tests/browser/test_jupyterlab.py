@@ -1,4 +1,5 @@
-"""A student opens the course in JupyterLab: it renders offline, runs, and stays unmodified."""
+"""A student opens the course in JupyterLab: it renders offline, runs, and stays unmodified;
+an instructor presents a notebook as slides (RISE), offline too."""
 
 from __future__ import annotations
 
@@ -63,6 +64,15 @@ def open_notebook(browser: DevTools, lab_url: str, lab_root: Path, path: str) ->
     return wait_until(ready, 120, f"{path} rendered with an idle kernel", seen)
 
 
+def external_hosts(browser: DevTools, lab_url: str) -> set[str]:
+    """Hosts other than the lab server that the page requested (must be none: offline)."""
+    browser.settle()
+    lab_host = urlsplit(lab_url).netloc
+    hosts = {urlsplit(url).netloc for url in browser.requested_urls()}
+    assert lab_host in hosts, "no request recorded: is the Network domain enabled?"
+    return {host for host in hosts if host and host != lab_host}
+
+
 def run_all(browser: DevTools, path: str) -> list[dict]:
     assert browser.evaluate(RUN_ALL) is True
     return call(browser, CODE_CELLS, path)
@@ -87,15 +97,7 @@ def test_course_map_opens_offline_runs_clean_and_is_not_modified(
     stderr = [o for cell in cells for o in cell["outputs"] if o["name"] == "stderr"]
     assert not stderr, "warnings shown to the student"
 
-    lab_host = urlsplit(lab_url).netloc
-    assert any(urlsplit(url).netloc == lab_host for url in browser.requested_urls())
-    external = {
-        urlsplit(url).netloc
-        for url in browser.requested_urls()
-        if urlsplit(url).scheme in ("http", "https", "ws", "wss")
-        and urlsplit(url).netloc != lab_host
-    }
-    assert not external, f"the page reached outside the machine: {sorted(external)}"
+    assert not external_hosts(browser, lab_url), "the page reached outside the machine"
 
 
 def test_lab_stops_at_first_exercise_with_a_friendly_message(
@@ -108,3 +110,19 @@ def test_lab_stops_at_first_exercise_with_a_friendly_message(
     assert len(errors) == 1, "Run All must stop at the first unsolved exercise"
     assert errors[0]["ename"] == "NotImplementedError"
     assert errors[0]["evalue"].startswith("Упражнение не выполнено")
+
+
+def test_instructor_presents_a_notebook_as_offline_slides(
+    browser: DevTools, lab_url: str, lab_root: Path
+) -> None:
+    path = "notebooks/04_data_drift.ipynb"
+    cells = json.loads((lab_root / path).read_text())["cells"]
+    slides = sum(c["metadata"].get("slideshow", {}).get("slide_type") == "slide" for c in cells)
+    browser.call("Page.navigate", url=lab_url.replace("/lab/tree/", "/rise/").format(path=path))
+
+    def shown() -> int:
+        return browser.evaluate("document.querySelectorAll('.reveal .slides > section').length")
+
+    wait_until(lambda: shown() == slides, 120, f"{slides} slides of {path}", show=shown)
+    assert slides >= 5  # every "##" section of the notebook is a slide
+    assert not external_hosts(browser, lab_url), "the slides reached outside the machine"
