@@ -128,3 +128,38 @@ def test_a_broken_challenger_is_refused_and_changes_nothing(client, tmp_path) ->
 def test_admin_routes_can_be_disabled(make_client, settings) -> None:
     with make_client(settings.with_changes(admin_enabled=False)) as client:
         assert client.delete("/admin/challenger").status_code in (404, 405)
+
+
+def test_admin_requires_the_token_when_one_is_set(make_client, settings) -> None:
+    with make_client(settings.with_changes(admin_token="s3cret")) as client:
+        missing = client.delete("/admin/challenger")
+        assert missing.status_code == 401 and "Authorization" in missing.json()["detail"]
+        wrong = client.delete("/admin/challenger", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        right = client.delete("/admin/challenger", headers={"Authorization": "Bearer s3cret"})
+        assert right.status_code == 200
+        assert client.post("/predict", content=b"{}").status_code != 401  # only /admin
+
+
+@pytest.mark.parametrize(
+    ("host", "changes", "exposed"),
+    [
+        ("127.0.0.1", {}, False),
+        ("localhost", {}, False),
+        ("::1", {}, False),
+        ("0.0.0.0", {}, True),
+        ("service.example", {}, True),
+        ("0.0.0.0", {"admin_token": "t"}, False),
+        ("0.0.0.0", {"admin_enabled": False}, False),
+    ],
+)
+def test_admin_exposed_only_off_loopback_without_a_token(settings, host, changes, exposed):
+    assert settings.with_changes(**changes).admin_exposed(host) is exposed
+
+
+def test_cli_refuses_to_open_admin_to_the_network(monkeypatch) -> None:
+    from mlops_course.serving.__main__ import main
+
+    monkeypatch.delenv("MLOPS_SERVING_ADMIN_TOKEN", raising=False)
+    with pytest.raises(SystemExit, match="MLOPS_SERVING_ADMIN_TOKEN"):
+        main(["--model-uri", "models:/m@champion", "--host", "0.0.0.0"])

@@ -80,8 +80,7 @@ def test_dockerfile() -> None:
     assert command[:3] == ["python", "-m", "mlops_course.serving"]
     args = build_parser().parse_args(command[3:])
     assert args.port == DEFAULT_PORT and args.host == "0.0.0.0"
-    env_names = [part.split("=", 1)[0] for part in shlex.split(" ".join(by_name["ENV"]))]
-    assert_env_known(env_names)
+    assert_env_known(list(dockerfile_env()))
     assert "requirements.lock" in " ".join(by_name["RUN"])
 
 
@@ -111,10 +110,36 @@ def test_kubernetes_deployment_probes_ports_and_resources() -> None:
     assert annotations["prometheus.io/path"] == METRICS_PATH
     assert annotations["prometheus.io/port"] == str(DEFAULT_PORT)
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
-    env = {item["name"]: item["value"] for item in container["env"]}
+    env = container_env(container)
     assert_env_known(list(env))
     settings = ServingSettings.from_env(env)  # the manifest's environment is valid settings
     assert settings.model_uri.startswith("models:/") and settings.model_uri.endswith("@champion")
+
+
+def container_env(container: dict) -> dict[str, str]:
+    """The container's environment; a value from a Secret becomes a placeholder."""
+    return {
+        item["name"]: item["value"] if "value" in item else f"<{item['valueFrom']}>"
+        for item in container["env"]
+    }
+
+
+def dockerfile_env() -> dict[str, str]:
+    pairs = (part.split("=", 1) for name, args in dockerfile_instructions() if name == "ENV"
+             for part in shlex.split(args))  # fmt: skip
+    return dict(pairs)
+
+
+def test_admin_is_never_open_to_the_network_without_a_token() -> None:
+    image = dockerfile_env()
+    host = image["MLOPS_SERVING_HOST"]
+    assert not ServingSettings.from_env(image).admin_exposed(host)  # plain `docker run`
+    (deployment,) = load_all("k8s/deployment.yaml")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    pod = ServingSettings.from_env(image | container_env(container))
+    assert pod.admin_enabled and pod.admin_token  # A/B switching in the cluster, with a token
+    secret = next(i for i in container["env"] if i["name"] == "MLOPS_SERVING_ADMIN_TOKEN")
+    assert "secretKeyRef" in secret["valueFrom"]  # never a token written in the manifest
 
 
 def test_kubernetes_service_and_autoscaler_point_at_the_deployment() -> None:

@@ -56,6 +56,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     host = args.host or os.environ.get("MLOPS_SERVING_HOST") or DEFAULT_HOST
     port = args.port or int(os.environ.get("MLOPS_SERVING_PORT") or DEFAULT_PORT)
+    if settings.admin_exposed(host):
+        # /admin can load any model URI: never open it to a network without a token.
+        raise SystemExit(
+            f"Сервис слушает {host}, а /admin открыт без пароля: задайте "
+            "MLOPS_SERVING_ADMIN_TOKEN или выключите его (MLOPS_SERVING_ADMIN_ENABLED=false)."
+        )
     uvicorn.run(
         create_app(settings),
         host=host,

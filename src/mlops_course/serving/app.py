@@ -4,7 +4,8 @@ Endpoints: ``POST /predict`` (batch of orders -> probabilities, labels, variant,
 ``GET /health`` (liveness), ``GET /ready`` (readiness: 503 with a reason until a model is
 loaded), ``GET /model`` (what is served), ``GET /metrics`` (Prometheus) and, for A/B tests,
 ``PUT``/``DELETE /admin/challenger`` (switch or roll back the challenger without restart)
-and ``POST /admin/reload`` (reload the champion after its registry alias moved).
+and ``POST /admin/reload`` (reload the champion after its registry alias moved); with
+``settings.admin_token`` set, ``/admin/*`` requires ``Authorization: Bearer <token>``.
 
 The ``/predict`` hot path is deliberately lean: the body is read as bytes, decoded once with
 orjson, validated column by column with numpy (``schemas.parse_orders``), scored, logged in
@@ -15,6 +16,7 @@ row would check is still checked; it is just checked per column.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 import time
 import uuid
@@ -22,7 +24,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import orjson
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, TypeAdapter
@@ -275,10 +277,28 @@ def create_app(settings: ServingSettings) -> FastAPI:
     return app
 
 
+def _admin_guard(token: str | None):
+    """A dependency that checks ``Authorization: Bearer <token>`` when a token is set."""
+
+    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+        expected = f"Bearer {token}"
+        if token and not secrets.compare_digest((authorization or "").encode(), expected.encode()):
+            raise HTTPException(
+                401,
+                detail="Нужен заголовок Authorization: Bearer <MLOPS_SERVING_ADMIN_TOKEN>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    return require_token
+
+
 def _add_admin_routes(app: FastAPI, state: ServiceState) -> None:
     """A/B control without restart: load/switch, roll back, reload the champion."""
+    guarded = [Depends(_admin_guard(state.settings.admin_token))]
 
-    @app.put("/admin/challenger", summary="Поставить (или заменить) challenger")
+    @app.put(
+        "/admin/challenger", summary="Поставить (или заменить) challenger", dependencies=guarded
+    )
     def set_challenger(update: ChallengerUpdate) -> dict[str, Any]:
         # A sync handler: FastAPI runs it in a thread, so loading never blocks /predict.
         state.require_deployment()
@@ -288,11 +308,19 @@ def _add_admin_routes(app: FastAPI, state: ServiceState) -> None:
             raise HTTPException(422, detail=str(error)) from None
         return state.switch_challenger(challenger, update.share).info()
 
-    @app.delete("/admin/challenger", summary="Откатить A/B-тест: весь трафик на champion")
+    @app.delete(
+        "/admin/challenger",
+        summary="Откатить A/B-тест: весь трафик на champion",
+        dependencies=guarded,
+    )
     def remove_challenger() -> dict[str, Any]:
         return state.switch_challenger(None).info()
 
-    @app.post("/admin/reload", summary="Перезагрузить champion (алиас в реестре сдвинулся)")
+    @app.post(
+        "/admin/reload",
+        summary="Перезагрузить champion (алиас в реестре сдвинулся)",
+        dependencies=guarded,
+    )
     def reload_champion() -> dict[str, Any]:
         state.require_deployment()
         try:

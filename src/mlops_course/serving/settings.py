@@ -6,6 +6,7 @@ service through ``ServingSettings``, so there is one list of knobs and one set o
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -55,6 +56,9 @@ class ServingSettings:
     503 until loading finishes in the background (False; what the CLI does)."""
     admin_enabled: bool = True
     """Allow switching/rolling back the challenger over HTTP (``/admin/challenger``)."""
+    admin_token: str | None = None
+    """If set, ``/admin/*`` requires ``Authorization: Bearer <token>``. The CLI refuses to
+    serve ``/admin`` without one on anything but loopback (see ``admin_exposed``)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.challenger_share <= 1.0:
@@ -66,6 +70,11 @@ class ServingSettings:
         if self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes должен быть ≥ 1, получено {self.max_body_bytes}")
         object.__setattr__(self, "log_path", Path(self.log_path))
+
+    def admin_exposed(self, host: str) -> bool:
+        """True if ``/admin`` would be open to anyone who can reach ``host``: enabled, no
+        token, and an address other than loopback (a container's 0.0.0.0, say)."""
+        return self.admin_enabled and not self.admin_token and not is_loopback(host)
 
     def with_changes(self, **changes: object) -> ServingSettings:
         """A copy with some fields replaced (settings are immutable)."""
@@ -84,6 +93,16 @@ class ServingSettings:
                 values[spec.name] = _parse(raw, spec.type)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def is_loopback(host: str) -> bool:
+    """``127.0.0.1``, ``::1``, ``localhost``: reachable only from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 def _parse(raw: str, type_name: object) -> object:
