@@ -74,6 +74,9 @@ fig = plot_course_map()
 # `solutions/`. Каждое упражнение проверяется автоматически: ✓ или ✗ с подсказкой.
 
 # %%
+import pandas as pd
+
+pd.set_option("display.max_colwidth", None)  # table cells in full, not cut with "..."
 labs_table()
 
 # %% [markdown]

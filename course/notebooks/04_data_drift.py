@@ -63,7 +63,11 @@ print(f"эталон: {len(reference)} заказов, доля опоздани
 # пиковой нагрузки (курьер везёт больше заказов сразу).
 
 # %%
-scenarios.scenarios_table().query("kind == 'data_drift'")[["scenario", "columns", "description"]]
+from IPython.display import display
+
+table = scenarios.scenarios_table().query("kind == 'data_drift'")
+with pd.option_context("display.max_colwidth", None):  # descriptions in full
+    display(table[["scenario", "columns", "description"]])
 
 # %%
 current = {
