@@ -163,3 +163,7 @@ def test_cli_refuses_to_open_admin_to_the_network(monkeypatch) -> None:
     monkeypatch.delenv("MLOPS_SERVING_ADMIN_TOKEN", raising=False)
     with pytest.raises(SystemExit, match="MLOPS_SERVING_ADMIN_TOKEN"):
         main(["--model-uri", "models:/m@champion", "--host", "0.0.0.0"])
+
+
+def test_the_admin_token_is_not_in_the_settings_repr(settings) -> None:
+    assert "s3cret" not in repr(settings.with_changes(admin_token="s3cret"))

@@ -56,7 +56,7 @@ class ServingSettings:
     503 until loading finishes in the background (False; what the CLI does)."""
     admin_enabled: bool = True
     """Allow switching/rolling back the challenger over HTTP (``/admin/challenger``)."""
-    admin_token: str | None = None
+    admin_token: str | None = field(default=None, repr=False)  # a secret: never printed
     """If set, ``/admin/*`` requires ``Authorization: Bearer <token>``. The CLI refuses to
     serve ``/admin`` without one on anything but loopback (see ``admin_exposed``)."""
 
