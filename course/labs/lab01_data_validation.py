@@ -55,17 +55,14 @@ pd.DataFrame(
 
 # %% [markdown]
 # Допустимые диапазоны числовых колонок (физический смысл: заказ не бывает дальше 50 км).
+# Берём их из схемы курса (`mlops_course.validation`), чтобы ваши проверки и pandera
+# сверяли одно и то же.
 
 # %%
-RANGES = {
-    "distance_km": (0.1, 50.0),
-    "prep_time_min": (0.0, 180.0),
-    "courier_load": (0, 30),
-    "hour": (0, 23),
-    "weekday": (0, 6),
-    "temperature_c": (-50.0, 50.0),
-    "order_value": (1.0, 100_000.0),
-}
+from mlops_course.validation import RANGES
+
+for name, (low, high) in RANGES.items():
+    print(f"{name:>14}: от {low} до {high}")
 
 # %% [markdown]
 # ## Упражнение 1: колонки на месте
