@@ -25,7 +25,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock pyproject.toml tools/jupyterlab_overrides.json
+$(STAMP): requirements.lock pyproject.toml tools/jupyterlab_overrides.json tools/jupyter_server_config.json
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
@@ -34,6 +34,8 @@ $(STAMP): requirements.lock pyproject.toml tools/jupyterlab_overrides.json
 	# The course runs offline: JupyterLab must not fetch news or check for updates, and
 	# RISE slides use a reveal.js theme whose fonts are bundled ("simple" loads Google's).
 	install -D -m 644 tools/jupyterlab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	# Saving a notebook records only the minor Python version: opening one leaves git clean.
+	install -D -m 644 tools/jupyter_server_config.json $(VENV)/etc/jupyter/jupyter_server_config.json
 	touch $(STAMP)
 
 venv: $(STAMP)  ## create or update .venv from requirements.lock

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import copy
 import fnmatch
-import platform
 import re
 import subprocess
 import sys
@@ -32,6 +31,8 @@ import jupytext
 import nbformat
 from nbformat import NotebookNode
 
+from mlops_course.notebook_files import python_minor
+
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "python3"
 CELL_TIMEOUT_S = 120
@@ -42,8 +43,8 @@ SOLUTION_REGION = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 DEFAULT_TODO = "напишите здесь своё решение (см. задание выше)"
-# Exactly what JupyterLab writes once ipykernel connects: a notebook that already says so
-# is not marked modified (and autosaved) just by opening it.
+# What JupyterLab writes once ipykernel connects, except the Python version: only its minor
+# part is recorded, as the Jupyter server's save hook does (see mlops_course.notebook_files).
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL}
 LANGUAGE_INFO = {
     "codemirror_mode": {"name": "ipython", "version": 3},
@@ -52,7 +53,7 @@ LANGUAGE_INFO = {
     "name": "python",
     "nbconvert_exporter": "python",
     "pygments_lexer": "ipython3",
-    "version": platform.python_version(),
+    "version": python_minor(),
 }
 
 
@@ -252,6 +253,10 @@ def check(root: Path = ROOT) -> list[str]:
             problems.append(
                 f"{name}: out of sync with {source} (edited by hand, or the source changed "
                 "without a rebuild); run `make notebooks`"
+            )
+        if committed.metadata.get("language_info") != LANGUAGE_INFO:
+            problems.append(
+                f"{name}: language_info differs from the builder's; run `make notebooks`"
             )
         if target.kind == "lab" and any(
             cell.get("outputs") for cell in committed.cells if cell.cell_type == "code"
