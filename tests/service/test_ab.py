@@ -125,6 +125,22 @@ def test_a_broken_challenger_is_refused_and_changes_nothing(client, tmp_path) ->
     assert client.get("/model").json() == before
 
 
+def test_a_challenger_that_fails_at_startup_leaves_the_champion_serving(
+    make_client, settings, fresh_orders, model_dirs, tmp_path
+) -> None:
+    broken = settings.with_changes(challenger_uri=str(tmp_path / "nothing"), challenger_share=0.5)
+    with make_client(broken) as client:
+        ready = client.get("/ready")
+        assert ready.status_code == 200 and "nothing" in ready.json()["warning"]
+        assert "nothing" in client.get("/model").json()["challenger_error"]
+        answer = client.post("/predict", content=encode_orders(fresh_orders.head(50))).json()
+        assert set(answer["variant"]) == {"champion"}
+        fixed = {"model_uri": str(model_dirs["challenger"]), "share": 0.5}
+        assert client.put("/admin/challenger", json=fixed).status_code == 200
+        assert "warning" not in client.get("/ready").json()
+        assert "challenger_error" not in client.get("/model").json()
+
+
 def test_admin_routes_can_be_disabled(make_client, settings) -> None:
     with make_client(settings.with_changes(admin_enabled=False)) as client:
         assert client.delete("/admin/challenger").status_code in (404, 405)

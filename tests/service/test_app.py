@@ -217,3 +217,11 @@ def test_openapi_documents_the_request(client) -> None:
     assert {"200", "400", "413", "422", "503"} <= set(
         schema["paths"]["/predict"]["post"]["responses"]
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("threshold", 70.0), ("threshold", -0.1), ("challenger_share", 1.5)]
+)
+def test_settings_refuse_what_is_not_a_probability(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        ServingSettings(**{field: value})  # 70: a percentage where a probability belongs

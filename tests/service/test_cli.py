@@ -7,6 +7,8 @@ row per answered prediction and ``/metrics`` counts exactly the requests sent.
 from __future__ import annotations
 
 import signal
+import socket
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +20,11 @@ import pandas as pd
 import pytest
 
 from mlops_course.config import FEATURES
-from mlops_course.serving.__main__ import build_parser
+from mlops_course.serving.__main__ import build_parser, listen_address
 from mlops_course.serving.background import BackgroundService, free_port, start_service
-from mlops_course.serving.client import ServiceClient, encode_orders, metric_value
+from mlops_course.serving.client import ServiceClient, ServiceError, encode_orders, metric_value
 from mlops_course.serving.prediction_log import read_prediction_log
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.slow  # a server process start (~5 s of imports)
 
@@ -37,12 +40,16 @@ def service(model_dirs: dict[str, Path], tmp_path_factory) -> Iterator[Backgroun
     handle.stop()
 
 
-def test_cli_defaults_to_loopback() -> None:
-    args = build_parser().parse_args(["--model-uri", "models:/delivery-delay@champion"])
-    assert args.host is None  # resolved to settings.DEFAULT_HOST = 127.0.0.1 in main()
-    from mlops_course.serving.settings import DEFAULT_HOST
+def address(argv: list[str], environ: dict[str, str]) -> tuple[str, int]:
+    return listen_address(build_parser().parse_args(["--model-uri", "m", *argv]), environ)
 
-    assert DEFAULT_HOST == "127.0.0.1"
+
+def test_cli_listens_on_loopback_unless_told_otherwise() -> None:
+    assert address([], {}) == ("127.0.0.1", 8000)
+    container = {"MLOPS_SERVING_HOST": "0.0.0.0", "MLOPS_SERVING_PORT": "9000"}
+    assert address([], container) == ("0.0.0.0", 9000)
+    assert address(["--host", "::1", "--port", "8001"], container) == ("::1", 8001)
+    assert address(["--port", "0"], container) == ("0.0.0.0", 0)  # 0: the system picks a port
 
 
 def test_free_port_is_bindable() -> None:
@@ -64,6 +71,43 @@ def test_real_server_answers_over_http(service: BackgroundService, models, fresh
         assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "distance_km"
         assert client.model()["champion"]["name"] == "champion"
     assert service.rss_mb() < 500
+
+
+def test_the_client_raises_the_services_own_message(service: BackgroundService, fresh_orders):
+    orders = fresh_orders.head(3).copy()
+    orders.loc[orders.index[1], "temperature_c"] = np.nan  # a sensor that sent nothing
+    with ServiceClient(service.url) as client, pytest.raises(ServiceError) as raised:
+        client.predict(orders)
+    assert raised.value.status_code == 422
+    assert raised.value.messages == [
+        "temperature_c: пропущено значение (null) в строке 1; сервис не заполняет пропуски, "
+        "ожидается число"
+    ]
+
+
+def test_a_client_that_hangs_up_is_not_a_server_error(service: BackgroundService) -> None:
+    """A body cut short by the client counts as 499 (nginx's "client closed request"),
+    so an alert on 5xx does not fire on impatient clients; the server logs no traceback."""
+    with ServiceClient(service.url) as client:
+        before = client.metrics()
+    with socket.create_connection((service.host, service.port)) as connection:
+        connection.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"order_id": [1'
+        )
+        time.sleep(0.3)  # the server is now waiting for the rest of the body
+
+    def counted(status: str) -> float:
+        with ServiceClient(service.url) as client:
+            after = client.metrics()
+        labels = {"method": "POST", "endpoint": "/predict", "status": status}
+        return metric_value(after, "http_requests_total", **labels) - metric_value(
+            before, "http_requests_total", **labels
+        )
+
+    wait_until(lambda: counted("499") == 1, 10, "the abandoned request counted as 499")
+    assert counted("500") == 0
+    assert "Traceback" not in service.output()
 
 
 def send_mixed_traffic(url: str, frame: pd.DataFrame, client_index: int) -> Counter:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops_course.serving.__main__ import build_parser
+from mlops_course.serving.__main__ import build_parser, listen_address
 from mlops_course.serving.app import create_app
 from mlops_course.serving.settings import (
     DEFAULT_PORT,
@@ -74,14 +74,18 @@ def test_dockerfile() -> None:
         i for i, (name, _) in enumerate(instructions) if name == "RUN"
     )  # the switch comes after the last RUN: the service process never runs as root
     assert by_name["EXPOSE"] == [str(DEFAULT_PORT)]
-    healthcheck = by_name["HEALTHCHECK"][0]
-    assert f"127.0.0.1:{DEFAULT_PORT}{HEALTH_PATH}" in healthcheck
+    env = dockerfile_env()
     command = yaml.safe_load(by_name["CMD"][0])  # exec form is a JSON array
     assert command[:3] == ["python", "-m", "mlops_course.serving"]
-    args = build_parser().parse_args(command[3:])
-    assert args.port == DEFAULT_PORT and args.host == "0.0.0.0"
-    assert_env_known(list(dockerfile_env()))
+    # The address the CLI resolves in the image: the one EXPOSE and HEALTHCHECK use.
+    assert listen_address(build_parser().parse_args(command[3:]), env) == ("0.0.0.0", DEFAULT_PORT)
+    healthcheck = by_name["HEALTHCHECK"][0]
+    assert "os.environ['MLOPS_SERVING_PORT']" in healthcheck and HEALTH_PATH in healthcheck
+    assert_env_known(list(env))
+    # Only hashed pins are installed; the package itself runs from source.
     assert "requirements.lock" in " ".join(by_name["RUN"])
+    assert not any("pip install" in run and "-r" not in run for run in by_name["RUN"])
+    assert env["PYTHONPATH"] == "/app/src" and "src ./src" in by_name["COPY"]
 
 
 def test_kubernetes_deployment_probes_ports_and_resources() -> None:

@@ -73,11 +73,12 @@ def mutate(payload: dict, field: str, index: int, value: Any) -> bytes:
         ("distance_km", [1.0], "wrong_type"),
         ("distance_km", 3500.0, "out_of_range"),  # metres instead of kilometres
         ("distance_km", 1e300, "out_of_range"),
+        ("distance_km", 10**400, "out_of_range"),  # beyond float64: orjson refuses the body
         ("hour", 24, "out_of_range"),
         ("hour", 12.5, "wrong_type"),
         ("courier_load", -1, "out_of_range"),
         (ID_COLUMN, 0, "out_of_range"),
-        (ID_COLUMN, 2**70, "wrong_type"),  # beyond int64: orjson reads it as a float
+        (ID_COLUMN, 2**70, "out_of_range"),  # orjson reads it as a float: still a range problem
         ("weather", "hail", "literal_error"),
         ("weather", 1, "wrong_type"),
         ("district", "", "string_length"),
@@ -99,6 +100,22 @@ def test_non_finite_number_names_field(fresh_orders: pd.DataFrame, literal: byte
     error = error_of(raw)
     assert error.status_code == 422
     assert [(e["field"], e["type"]) for e in error.errors] == [("distance_km", "finite_number")]
+
+
+def test_lenient_decoding_never_accepts_what_orjson_refuses(
+    payload: dict, fresh_orders: pd.DataFrame
+) -> None:
+    """A body orjson refuses for another reason (a lone surrogate, a BOM) is malformed JSON,
+    even when "NaN" appears in it as text: it must not reach the model or the log."""
+    one_row = orders_payload(fresh_orders.head(1))
+    one_row["district"] = ["NaNville \ud800"]  # "NaN" only as text, plus a lone surrogate
+    rows = [{name: values[0] for name, values in one_row.items()}]
+    for body in (json.dumps(one_row).encode(), json.dumps(rows).encode()):
+        error = error_of(body)
+        assert (error.status_code, error.errors[0]["type"]) == (400, "json_invalid")
+    one_row["district"] = ["NaNville"]
+    error = error_of(b"\xef\xbb\xbf" + json.dumps(one_row).encode())  # UTF-8 BOM
+    assert (error.status_code, error.errors[0]["type"]) == (400, "json_invalid")
 
 
 def test_several_broken_fields_are_all_listed(payload: dict) -> None:

@@ -8,6 +8,7 @@ line options win.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 
 from mlops_course.serving.settings import DEFAULT_HOST, DEFAULT_PORT, ServingSettings
@@ -36,6 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def listen_address(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, int]:
+    """Host and port: the command line, else ``MLOPS_SERVING_HOST``/``_PORT``, else loopback
+    and 8000. ``--port 0`` is kept (the system picks a free port)."""
+    host = args.host or environ.get("MLOPS_SERVING_HOST") or DEFAULT_HOST
+    if args.port is not None:
+        return host, args.port
+    return host, int(environ.get("MLOPS_SERVING_PORT") or DEFAULT_PORT)
+
+
 def main(argv: list[str] | None = None) -> None:
     import os
 
@@ -54,8 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         # Answer /health at once and /ready with 503 until the model is loaded.
         wait_for_model=False,
     )
-    host = args.host or os.environ.get("MLOPS_SERVING_HOST") or DEFAULT_HOST
-    port = args.port or int(os.environ.get("MLOPS_SERVING_PORT") or DEFAULT_PORT)
+    host, port = listen_address(args, os.environ)
     if settings.admin_exposed(host):
         # /admin can load any model URI: never open it to a network without a token.
         raise SystemExit(

@@ -16,6 +16,7 @@ row would check is still checked; it is just checked per column.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import threading
 import time
@@ -28,6 +29,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, TypeAdapter
+from starlette.requests import ClientDisconnect
 
 from mlops_course.serving.loading import ModelLoadError, load_served_model
 from mlops_course.serving.metrics import PROMETHEUS_CONTENT_TYPE, MetricsMiddleware, ServiceMetrics
@@ -52,6 +54,8 @@ from mlops_course.serving.settings import (
 )
 
 JSON = "application/json"
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a request the client abandoned
+logger = logging.getLogger(__name__)
 
 
 class ChallengerUpdate(BaseModel):
@@ -72,23 +76,30 @@ class ServiceState:
         self.log: PredictionLog | None = None
         self.deployment: Deployment | None = None
         self.not_ready_reason = "модель ещё загружается"
+        self.challenger_error: str | None = None  # why the configured challenger is not served
         self._switch_lock = threading.Lock()  # one model switch at a time
 
     # --- loading and switching (never on the request path) ---------------------------
 
     def load_models(self) -> None:
-        """Load champion (and challenger) from the settings; record a failure as the reason."""
+        """Load champion (and challenger) from the settings; record a failure as the reason.
+
+        A challenger that fails to load cancels only the A/B test: the champion serves all
+        traffic and ``/ready`` and ``/model`` say why, as ``PUT /admin/challenger`` would.
+        """
         settings = self.settings
         try:
             champion = load_served_model(settings.model_uri, settings.tracking_uri)
-            challenger = (
-                load_served_model(settings.challenger_uri, settings.tracking_uri)
-                if settings.challenger_uri
-                else None
-            )
         except ModelLoadError as error:
             self.not_ready_reason = str(error)
             return
+        challenger = None
+        if settings.challenger_uri:
+            try:
+                challenger = load_served_model(settings.challenger_uri, settings.tracking_uri)
+            except ModelLoadError as error:
+                self.challenger_error = f"challenger не загружен, весь трафик на champion: {error}"
+                logger.warning(self.challenger_error)
         self.install(
             Deployment(
                 champion=champion,
@@ -108,6 +119,7 @@ class ServiceState:
         with self._switch_lock:
             deployment = self.require_deployment().with_challenger(challenger, share)
             self.install(deployment)
+            self.challenger_error = None
             return deployment
 
     def reload_champion(self) -> Deployment:
@@ -123,6 +135,13 @@ class ServiceState:
             )
             self.install(deployment)
             return deployment
+
+    def info(self) -> dict[str, Any]:
+        """``GET /model``: what is served, and a challenger that could not be loaded."""
+        info = self.require_deployment().info()
+        if self.challenger_error:
+            info["challenger_error"] = self.challenger_error
+        return info
 
     def require_deployment(self) -> Deployment:
         deployment = self.deployment
@@ -173,11 +192,18 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise _body_too_large(int(declared), limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _body_too_large(size, limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _body_too_large(size, limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The client hung up mid-body: its problem, not a server error (no 5xx alert).
+        raise RequestError(
+            CLIENT_CLOSED_REQUEST,
+            [field_error(None, "client_disconnected", "Клиент закрыл соединение до конца тела")],
+        ) from None
     return b"".join(chunks)
 
 
@@ -261,11 +287,14 @@ def create_app(settings: ServingSettings) -> FastAPI:
         if deployment is None:
             body = {"status": "not_ready", "reason": state.not_ready_reason}
             return JSONResponse(body, status_code=503)
-        return JSONResponse({"status": "ready", "model_version": deployment.champion.version})
+        body = {"status": "ready", "model_version": deployment.champion.version}
+        if state.challenger_error:
+            body["warning"] = state.challenger_error
+        return JSONResponse(body)
 
     @app.get("/model", summary="Какие модели обслуживаются")
     async def model_info() -> dict[str, Any]:
-        return state.require_deployment().info()
+        return state.info()
 
     @app.get(METRICS_PATH, summary="Метрики Prometheus", include_in_schema=False)
     async def metrics() -> Response:

@@ -42,6 +42,27 @@ def metric_value(metrics: str | dict, sample: str, /, **labels: str) -> float:
     return values.get((sample, frozenset((k, str(v)) for k, v in labels.items())), 0.0)
 
 
+class ServiceError(Exception):
+    """A 4xx/5xx answer of the service, with the messages it gave (field and problem)."""
+
+    def __init__(self, status_code: int, messages: list[str]):
+        super().__init__(f"HTTP {status_code}: " + "; ".join(messages))
+        self.status_code = status_code
+        self.messages = messages
+
+
+def _error_messages(response: httpx.Response) -> list[str]:
+    try:
+        detail = response.json()["detail"]
+    except (ValueError, KeyError, TypeError):
+        return [response.text or response.reason_phrase]
+    if isinstance(detail, list):
+        return [
+            item.get("msg", str(item)) if isinstance(item, dict) else str(item) for item in detail
+        ]
+    return [str(detail)]
+
+
 class ServiceClient:
     """HTTP client of a running service (keep-alive connection)."""
 
@@ -50,11 +71,13 @@ class ServiceClient:
         self.http = httpx.Client(base_url=self.url, timeout=timeout)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Predictions for ``frame``: one row per order (raises on a 4xx/5xx answer)."""
-        response = self.http.post(
-            PREDICT_PATH, content=encode_orders(frame), headers={"Content-Type": "application/json"}
-        )
-        response.raise_for_status()
+        """Predictions for ``frame``: one row per order.
+
+        Raises ``ServiceError`` with the service's own messages on a 4xx/5xx answer.
+        """
+        response = self.post_raw(encode_orders(frame))
+        if response.is_error:
+            raise ServiceError(response.status_code, _error_messages(response))
         answer = orjson.loads(response.content)
         return pd.DataFrame({name: answer[name] for name in PER_ROW_FIELDS})
 

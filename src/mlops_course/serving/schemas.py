@@ -18,6 +18,8 @@ converted to columns (a little slower, same rules).
 from __future__ import annotations
 
 import json
+import math
+import sys
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -123,19 +125,41 @@ def decode_json(body: bytes) -> Any:
 
     orjson follows the JSON standard and refuses ``NaN``/``Infinity``/``1e999``. Those bodies
     are decoded again leniently so that the answer names the field holding the non-finite
-    number (a 422 from the column checks) instead of a bare "malformed JSON".
+    number (a 422 from the column checks) instead of a bare "malformed JSON". The lenient
+    result is used only if it does hold such a number: the column checks then always refuse
+    it, so nothing the standard parser rejected (a lone surrogate, a BOM) is ever served
+    or logged.
     """
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
         if b"NaN" in body or b"Infinity" in body or "infinity" in str(error):
             try:
-                return json.loads(body)
+                lenient = json.loads(body)
             except (ValueError, RecursionError):
-                pass
+                lenient = None
+            if _has_unrepresentable_number(lenient):
+                return lenient
         raise _fail(
             400, None, "json_invalid", f"Тело запроса — не корректный JSON: {error}"
         ) from None
+
+
+def _has_unrepresentable_number(value: Any) -> bool:
+    """Whether a decoded JSON value holds NaN, ±inf or an integer beyond the float range:
+    the numbers orjson refuses (iterative, so no recursion limit)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, int) and abs(item) > sys.float_info.max:
+            return True
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    return False
 
 
 def parse_orders(body: bytes, max_rows: int) -> OrdersBatch:
@@ -256,6 +280,17 @@ def _check_column(spec: FieldSpec, values: list[Any]) -> np.ndarray:
     types = set(map(type, values))
     if not types <= allowed:
         index = next(i for i, value in enumerate(values) if type(value) not in allowed)
+        if spec.kind == "int" and _is_huge_whole_number(values[index]):
+            # JSON parsers read integers beyond 64 bits as floats: the problem is the range.
+            raise _out_of_range(spec, 1, index, values[index])
+        if values[index] is None:  # what a NaN in a pandas frame becomes in JSON
+            raise _fail(
+                422,
+                spec.name,
+                "wrong_type",
+                f"{spec.name}: пропущено значение (null) в строке {index}; сервис не заполняет "
+                f"пропуски, ожидается {_TYPE_NAMES_RU[spec.kind]}",
+            )
         raise _fail(
             422,
             spec.name,
@@ -273,12 +308,8 @@ def _check_numbers(spec: FieldSpec, values: list[Any]) -> np.ndarray:
     try:
         array = np.array(values, dtype=dtype)
     except OverflowError:  # an integer too big for int64/float64
-        raise _fail(
-            422,
-            spec.name,
-            "out_of_range",
-            f"{spec.name}: число вне диапазона [{spec.low}, {spec.high}]",
-        ) from None
+        index = next((i for i, value in enumerate(values) if abs(value) > MAX_ID), 0)
+        raise _out_of_range(spec, 1, index, values[index]) from None
     if spec.kind == "float":
         not_finite = ~np.isfinite(array)
         if not_finite.any():
@@ -292,16 +323,24 @@ def _check_numbers(spec: FieldSpec, values: list[Any]) -> np.ndarray:
     bad = (array < spec.low) | (array > spec.high)
     if bad.any():
         index = int(np.argmax(bad))
-        raise _fail(
-            422,
-            spec.name,
-            "out_of_range",
-            f"{spec.name}: {int(bad.sum())} значени(й) вне диапазона [{spec.low}, {spec.high}], "
-            f"первое в строке {index}: {values[index]}",
-        )
+        raise _out_of_range(spec, int(bad.sum()), index, values[index])
     if spec.name == ID_COLUMN and np.unique(array).size != array.size:
         raise _fail(422, spec.name, "duplicate", f"{spec.name}: номера заказов повторяются")
     return array
+
+
+def _is_huge_whole_number(value: Any) -> bool:
+    return isinstance(value, float) and math.isfinite(value) and abs(value) > MAX_ID
+
+
+def _out_of_range(spec: FieldSpec, n_bad: int, index: int, value: Any) -> RequestError:
+    return _fail(
+        422,
+        spec.name,
+        "out_of_range",
+        f"{spec.name}: строк со значением вне диапазона [{spec.low}, {spec.high}]: {n_bad}; "
+        f"первая — строка {index}: {_describe(value)}",
+    )
 
 
 def _check_strings(spec: FieldSpec, values: list[str]) -> np.ndarray:

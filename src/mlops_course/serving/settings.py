@@ -65,6 +65,8 @@ class ServingSettings:
             raise ValueError(
                 f"challenger_share должен быть в [0, 1], получено {self.challenger_share}"
             )
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold — вероятность в [0, 1], получено {self.threshold}")
         if self.max_rows < 1:
             raise ValueError(f"max_rows должен быть ≥ 1, получено {self.max_rows}")
         if self.max_body_bytes < 1:
