@@ -17,9 +17,10 @@ Both are needed: concept drift changes quality while the inputs look the same.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple
 
 import pandas as pd
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
@@ -76,9 +77,13 @@ def join_labels(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame
     """Logged predictions that have a label by now (inner join on the order id).
 
     ``labels`` needs ``order_id`` and ``is_late``; orders without a label yet are left out.
+    An order predicted more than once (a client retry, the same orders resent after an A/B
+    switch) keeps only its latest prediction, the last of its rows in ``predictions`` (the
+    log is read in the order it was written), so each labelled order counts once.
     """
+    latest = predictions.drop_duplicates(ID_COLUMN, keep="last")
     known = labels[[ID_COLUMN, TARGET]].drop_duplicates(ID_COLUMN, keep="last")
-    return predictions.merge(known, on=ID_COLUMN, how="inner", validate="many_to_one")
+    return latest.merge(known, on=ID_COLUMN, how="inner", validate="one_to_one")
 
 
 def live_quality(joined: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
@@ -95,39 +100,79 @@ def live_quality(joined: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
+class _Gauges(NamedTuple):
+    drift_score: Gauge
+    column_drifted: Gauge
+    dataset_drifted: Gauge
+    drifted_share: Gauge
+    predictions: Gauge
+    quality: Gauge
+    last_run: Gauge
+
+
+# A registry refuses a second gauge of the same name (re-running a notebook cell would
+# raise DuplicateTimeseries), so every exporter on one registry shares its gauges.
+_GAUGES_BY_REGISTRY: weakref.WeakKeyDictionary[CollectorRegistry, _Gauges] = (
+    weakref.WeakKeyDictionary()
+)
+_NO_DRIFT_TEST = "; NaN when the last run had too few predictions to test drift"
+
+
+def _create_gauges(registry: CollectorRegistry) -> _Gauges:
+    gauges = _Gauges(
+        drift_score=Gauge(
+            "monitoring_drift_score", "Drift test score per feature (p-value or distance)",
+            ["column", "method"], registry=registry,
+        ),
+        column_drifted=Gauge(
+            "monitoring_column_drifted", "1 if the feature drifted (after correction)",
+            ["column"], registry=registry,
+        ),
+        dataset_drifted=Gauge(
+            "monitoring_dataset_drift", "1 if the dataset drifted, 0 if not" + _NO_DRIFT_TEST,
+            registry=registry,
+        ),
+        drifted_share=Gauge(
+            "monitoring_drifted_share", "Share of drifted features" + _NO_DRIFT_TEST,
+            registry=registry,
+        ),
+        predictions=Gauge(
+            "monitoring_predictions", "Predictions read from the log", registry=registry
+        ),
+        quality=Gauge(
+            "monitoring_live_quality", "Live quality on labelled predictions",
+            ["variant", "metric"], registry=registry,
+        ),
+        last_run=Gauge(
+            "monitoring_last_run_timestamp_seconds", "When the job last ran", registry=registry
+        ),
+    )  # fmt: skip
+    # No verdict before the first run either: 0 would read as "no drift".
+    gauges.dataset_drifted.set(math.nan)
+    gauges.drifted_share.set(math.nan)
+    return gauges
+
+
 class MonitoringExporter:
     """Prometheus gauges for monitoring results, in their own or a given registry.
 
     Pass the service's registry (``app.state.service.metrics.registry``) to expose the job's
     results on the service's ``/metrics``, or write them to a textfile with ``write``.
+    Exporters created on the same registry share its gauges (creating one again is safe).
     """
 
     def __init__(self, registry: CollectorRegistry | None = None):
-        self.registry = registry or CollectorRegistry()
-        self.drift_score = Gauge(
-            "monitoring_drift_score", "Drift test score per feature (p-value or distance)",
-            ["column", "method"], registry=self.registry,
-        )  # fmt: skip
-        self.column_drifted = Gauge(
-            "monitoring_column_drifted", "1 if the feature drifted (after correction)",
-            ["column"], registry=self.registry,
-        )  # fmt: skip
-        self.dataset_drifted = Gauge(
-            "monitoring_dataset_drift", "1 if the dataset drifted", registry=self.registry
-        )
-        self.drifted_share = Gauge(
-            "monitoring_drifted_share", "Share of drifted features", registry=self.registry
-        )
-        self.predictions = Gauge(
-            "monitoring_predictions", "Predictions read from the log", registry=self.registry
-        )
-        self.quality = Gauge(
-            "monitoring_live_quality", "Live quality on labelled predictions",
-            ["variant", "metric"], registry=self.registry,
-        )  # fmt: skip
-        self.last_run = Gauge(
-            "monitoring_last_run_timestamp_seconds", "When the job last ran", registry=self.registry
-        )
+        self.registry = registry if registry is not None else CollectorRegistry()
+        gauges = _GAUGES_BY_REGISTRY.get(self.registry)
+        if gauges is None:
+            gauges = _GAUGES_BY_REGISTRY[self.registry] = _create_gauges(self.registry)
+        self.drift_score = gauges.drift_score
+        self.column_drifted = gauges.column_drifted
+        self.dataset_drifted = gauges.dataset_drifted
+        self.drifted_share = gauges.drifted_share
+        self.predictions = gauges.predictions
+        self.quality = gauges.quality
+        self.last_run = gauges.last_run
 
     def update(self, result: MonitoringResult) -> None:
         self.predictions.set(result.n_predictions)
@@ -139,6 +184,9 @@ class MonitoringExporter:
                 self.column_drifted.labels(row.column).set(int(row.drifted))
             self.dataset_drifted.set(int(result.drift.drift_detected))
             self.drifted_share.set(result.drift.drifted_share)
+        else:  # no test this run: an old verdict must not keep an alert firing
+            self.dataset_drifted.set(math.nan)
+            self.drifted_share.set(math.nan)
         self.quality.clear()
         for variant, metrics in result.quality.iterrows():
             for metric in ("n_labelled", *QUALITY_METRICS):
@@ -200,13 +248,3 @@ def run_monitoring(
     if exporter is not None:
         exporter.update(result)
     return result
-
-
-def monitoring_summary(result: MonitoringResult) -> dict[str, Any]:
-    """Plain Python types (for JSON or MLflow)."""
-    return {
-        "n_predictions": result.n_predictions,
-        "drift": result.drift.to_dict() if result.drift is not None else None,
-        "quality": result.quality.to_dict(orient="index"),
-        "html_path": str(result.html_path) if result.html_path else None,
-    }

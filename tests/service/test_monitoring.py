@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -86,6 +88,56 @@ def test_exporter_gauges_in_the_service_registry(
     ) == pytest.approx(auc)
     path = exporter.write(tmp_path / "monitoring.prom")
     assert "monitoring_dataset_drift" in path.read_text()
+
+
+def test_run_without_drift_leaves_no_stale_drift_gauges(client, orders, settings) -> None:
+    exporter = MonitoringExporter(client.app.state.service.metrics.registry)
+    serve(client, generate_orders(300, 11, conditions=WINTER, first_id=9_000_000))
+    first = run_monitoring(orders, settings.log_path, exporter=exporter)
+    metrics = client.get("/metrics").text
+    assert first.drift_detected and metric_value(metrics, "monitoring_dataset_drift") == 1
+
+    serve(client, generate_orders(MIN_ROWS - 1, 12, first_id=9_500_000))
+    second = run_monitoring(orders, settings.log_path, exporter=exporter, last_requests=1)
+    assert second.drift is None
+    metrics = client.get("/metrics").text
+    # NaN is "no data" for a Prometheus alert: the winter verdict must not keep firing.
+    assert math.isnan(metric_value(metrics, "monitoring_dataset_drift"))
+    assert math.isnan(metric_value(metrics, "monitoring_drifted_share"))
+    assert "monitoring_column_drifted{" not in metrics
+    assert metric_value(metrics, "monitoring_predictions") == MIN_ROWS - 1
+
+
+def test_second_exporter_reuses_the_gauges_of_its_registry(
+    client, orders, fresh_orders, settings
+) -> None:
+    registry = client.app.state.service.metrics.registry
+    MonitoringExporter(registry)
+    again = MonitoringExporter(registry)  # a notebook cell run twice
+    serve(client, fresh_orders.head(50))
+    run_monitoring(orders, settings.log_path, exporter=again)
+    assert metric_value(client.get("/metrics").text, "monitoring_predictions") == 50
+    elsewhere = MonitoringExporter()  # an own registry: its gauges are its own
+    assert elsewhere.predictions is not again.predictions
+
+
+def test_a_resent_order_counts_once_with_its_latest_prediction(fresh_orders) -> None:
+    order = fresh_orders.head(1)
+    predictions = pd.concat([order, order], ignore_index=True).drop(columns=TARGET)
+    predictions["probability"] = [0.2, 0.9]  # a retry, or the same order after an A/B switch
+    predictions["variant"] = ["champion", "challenger"]
+    joined = join_labels(predictions, order[["order_id", TARGET]])
+    assert len(joined) == 1
+    assert joined.iloc[0][["probability", "variant"]].tolist() == [0.9, "challenger"]
+
+
+def test_live_quality_counts_a_retried_request_once(client, orders, fresh_orders, settings) -> None:
+    served = fresh_orders.head(100)
+    serve(client, served)
+    serve(client, served)  # the client retried after a timeout: the log holds both answers
+    result = run_monitoring(orders, settings.log_path, labels=served[["order_id", TARGET]])
+    assert result.n_predictions == 200
+    assert result.quality.loc["all", "n_labelled"] == 100
 
 
 def test_too_few_predictions_skip_the_drift_test(client, orders, fresh_orders, settings) -> None:

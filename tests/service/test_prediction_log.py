@@ -11,12 +11,18 @@ import pandas as pd
 import pytest
 
 from mlops_course.config import FEATURES
-from mlops_course.serving.prediction_log import LOG_COLUMNS, PredictionLog, read_prediction_log
+from mlops_course.serving import prediction_log
+from mlops_course.serving.prediction_log import (
+    LOG_COLUMNS,
+    PredictionLog,
+    connect,
+    read_prediction_log,
+)
 from mlops_course.serving.schemas import orders_payload
 from mlops_course.serving.settings import ServingSettings
 
 
-def record(frame: pd.DataFrame, request_id: str) -> tuple:
+def record(frame: pd.DataFrame, request_id: str, logged_at: float = 1_700_000_000.0) -> tuple:
     payload = orders_payload(frame)
     n = len(frame)
     response = {
@@ -25,7 +31,7 @@ def record(frame: pd.DataFrame, request_id: str) -> tuple:
         "variant": ["champion"] * n,
         "model_version": ["7"] * n,
     }
-    return request_id, 1_700_000_000.0, n, 0, orjson.dumps(payload), orjson.dumps(response)
+    return request_id, logged_at, n, 0, orjson.dumps(payload), orjson.dumps(response)
 
 
 def test_round_trip_and_wal_mode(tmp_path: Path, fresh_orders: pd.DataFrame) -> None:
@@ -45,6 +51,48 @@ def test_round_trip_and_wal_mode(tmp_path: Path, fresh_orders: pd.DataFrame) -> 
     assert len(read_prediction_log(log.path, last_requests=1)) == 2
     assert read_prediction_log(log.path, since=1_800_000_000.0).empty
     log.close()
+
+
+@pytest.fixture
+def ten_requests(tmp_path: Path, fresh_orders: pd.DataFrame) -> Path:
+    """A log of ten requests of 1..10 rows, one second apart."""
+    log = PredictionLog(tmp_path / "log.sqlite")
+    for i in range(10):
+        rows = fresh_orders.iloc[i * 10 : i * 10 + i + 1]
+        log.append(*record(rows, f"r{i}", logged_at=1_700_000_000.0 + i))
+    log.close()
+    return log.path
+
+
+@pytest.mark.parametrize("last", [0, 1, 3, 10, 50])
+@pytest.mark.parametrize("since", [None, 1_700_000_004.0])
+def test_last_requests_are_the_tail_of_the_log(ten_requests: Path, last: int, since) -> None:
+    everything = read_prediction_log(ten_requests, since=since)
+    kept_ids = everything["request_id"].drop_duplicates().tolist()[-last:] if last else []
+    expected = everything[everything["request_id"].isin(kept_ids)].reset_index(drop=True)
+    window = read_prediction_log(ten_requests, since=since, last_requests=last)
+    pd.testing.assert_frame_equal(window, expected, check_index_type=False)
+
+
+def test_last_requests_reads_only_those_requests(
+    ten_requests: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fetched = []
+
+    def remember(cursor, row: tuple) -> tuple:
+        fetched.append(row)
+        return row
+
+    def counting_connect(path):  # records every row sqlite hands back to Python
+        connection = connect(path)
+        connection.row_factory = remember
+        return connection
+
+    monkeypatch.setattr(prediction_log, "connect", counting_connect)
+    frame = read_prediction_log(ten_requests, last_requests=2)
+    assert frame["request_id"].unique().tolist() == ["r8", "r9"]
+    request_records = [row for row in fetched if len(row) == 5]  # not the PRAGMA answers
+    assert len(request_records) == 2
 
 
 def test_missing_log_reads_as_empty_frame(tmp_path: Path) -> None:

@@ -6,23 +6,35 @@ and returns a handle with the URL; ``handle.stop()`` (or leaving a ``with`` bloc
 with SIGTERM (graceful: uvicorn finishes requests and closes the log), killing it only if it
 does not exit in time. The server's output goes to a file in the work directory, so a
 notebook cell stays clean.
+
+A service never outlives its parent: without ``stop()`` it is stopped when the handle is
+garbage-collected or the interpreter exits, and on Linux the kernel sends it SIGTERM when
+the parent dies without running any Python (a killed Jupyter kernel).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from mlops_course.config import work_dir
 from mlops_course.serving.settings import DEFAULT_HOST, READY_PATH
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def free_port(host: str = DEFAULT_HOST) -> int:
@@ -36,6 +48,46 @@ class ServiceStartError(RuntimeError):
     """The service did not become ready; the message includes the end of its output."""
 
 
+def _terminate(
+    process: subprocess.Popen, output: IO[str] | None, timeout: float = 15.0
+) -> int | None:
+    """Graceful stop (SIGTERM), then SIGKILL if it hangs; close its output file."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout)
+    if output is not None:
+        output.close()
+    return process.returncode
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to SIGTERM the child when its parent dies; else None.
+
+    The kernel watches the thread that forked the child, not the process: set it only
+    from the main thread, which lives as long as the interpreter.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    try:  # looked up here: the forked child should only make the call
+        prctl = ctypes.CDLL(None).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def set_parent_death_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl: nobody would stop us
+            os._exit(1)
+
+    return set_parent_death_signal
+
+
 @dataclass
 class BackgroundService:
     """A running service process."""
@@ -44,7 +96,12 @@ class BackgroundService:
     host: str
     port: int
     output_path: Path
-    _output: object = field(default=None, repr=False)
+    _output: IO[str] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # Stops the process if stop() is never called: when the handle is garbage-collected
+        # or at interpreter exit (a notebook kernel restarted without stop()).
+        self._finalizer = weakref.finalize(self, _terminate, self.process, self._output)
 
     @property
     def url(self) -> str:
@@ -92,17 +149,9 @@ class BackgroundService:
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """Graceful stop (SIGTERM), then SIGKILL if it hangs; returns the exit code."""
-        if self.running():
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=timeout)
-        if self._output is not None:
-            self._output.close()
-            self._output = None
-        return self.process.returncode
+        self._finalizer.detach()  # stopped here, nothing left to do at exit
+        output, self._output = self._output, None
+        return _terminate(self.process, output, timeout)
 
     def __enter__(self) -> BackgroundService:
         return self
@@ -142,6 +191,7 @@ def start_service(
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        preexec_fn=_die_with_parent(),
     )
     service = BackgroundService(process, host, port, output_path, _output=output)
     if wait:

@@ -108,7 +108,7 @@ def read_prediction_log(
     ``last_requests`` keeps only the most recent requests. ``logged_at`` is a UTC timestamp.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() or (last_requests is not None and last_requests <= 0):
         return _empty_log()
     query = f"SELECT request_id, logged_at, n_rows, request, response FROM {TABLE}"
     params: list[object] = []
@@ -117,14 +117,18 @@ def read_prediction_log(
             since = (since.tz_localize("UTC") if since.tzinfo is None else since).timestamp()
         query += " WHERE logged_at >= ?"
         params.append(float(since))
-    query += " ORDER BY id"
+    if last_requests is None:
+        query += " ORDER BY id"
+    else:  # let sqlite pick the newest requests: the log grows for as long as the service runs
+        query += " ORDER BY id DESC LIMIT ?"
+        params.append(last_requests)
     connection = connect(path)
     try:
         records = connection.execute(query, params).fetchall()
     finally:
         connection.close()
     if last_requests is not None:
-        records = records[-last_requests:] if last_requests > 0 else []
+        records.reverse()  # back to the order they were logged in
     if not records:
         return _empty_log()
     return _expand(records)
