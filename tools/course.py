@@ -278,20 +278,23 @@ def check(root: Path = ROOT) -> list[str]:
     return problems
 
 
+# fnmatch's "*" also matches "/": "*mlruns/*" covers mlruns/ at any depth.
 ARTEFACT_PATTERNS = [
     ".work/*",
     "*.db",
     "*.sqlite",
-    "mlruns/*",
-    "mlartifacts/*",
+    "*mlruns/*",
+    "*mlartifacts/*",
     ".dvc/cache/*",
     ".dvc/tmp/*",
-    "*/__pycache__/*",
+    "*__pycache__/*",
     "*.pyc",
-    "*/.ipynb_checkpoints/*",
+    "*.ipynb_checkpoints/*",
     "*.egg-info/*",
     ".venv/*",
+    "data/*",  # DVC outputs; only data/README.md and data/.gitignore belong in git
 ]
+TRACKED_IN_DATA = {"data/README.md", "data/.gitignore"}
 
 
 def tracked_artefacts(root: Path = ROOT) -> list[str]:
@@ -302,7 +305,9 @@ def tracked_artefacts(root: Path = ROOT) -> list[str]:
     return [
         path
         for path in listed
-        if path and any(fnmatch.fnmatch(path, pattern) for pattern in ARTEFACT_PATTERNS)
+        if path
+        and path not in TRACKED_IN_DATA
+        and any(fnmatch.fnmatch(path, pattern) for pattern in ARTEFACT_PATTERNS)
     ]
 
 
@@ -351,6 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     run_cmd.add_argument("names", nargs="*", help="source stems to run (default: all)")
     run_cmd.add_argument("--seed", type=int, default=None, help="inject another seed")
     args = parser.parse_args(argv)
+    unknown = sorted(set(getattr(args, "names", [])) - {t.source.stem for t in targets()})
+    if unknown:
+        known = ", ".join(sorted({t.source.stem for t in targets()}))
+        parser.error(f"no source named {', '.join(unknown)}; known: {known}")
 
     if args.command == "check":
         problems = check() + [

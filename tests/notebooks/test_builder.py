@@ -1,6 +1,7 @@
 """The notebook builder: labs lose their solutions, sync problems are caught by name."""
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -99,3 +100,28 @@ def test_normalise_strips_volatile_metadata() -> None:
     nb = course.normalise(nb)
     assert "papermill" not in nb.metadata and nb.metadata["kernelspec"]["name"] == "python3"
     assert nb.cells[0].metadata == {}
+
+
+def test_a_misspelled_name_is_an_error_not_an_empty_build(capsys) -> None:
+    for command in ("build", "run"):
+        with pytest.raises(SystemExit) as raised:
+            course.main([command, "01_why_mlop"])
+        assert raised.value.code == 2
+        assert "no source named 01_why_mlop" in capsys.readouterr().err
+
+
+def test_run_artefacts_tracked_by_git_are_found_at_any_depth(tmp_path: Path) -> None:
+    artefacts = [
+        "__pycache__/x.cpython-311.pyc",
+        ".ipynb_checkpoints/a-checkpoint.ipynb",
+        "notebooks/mlruns/0/meta.yaml",
+        "data/raw/orders.csv",
+        "course.db",
+    ]
+    sources = ["data/README.md", "data/.gitignore", "src/pkg/module.py", "README.md"]
+    for path in artefacts + sources:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("x")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "-f", "."], cwd=tmp_path, check=True)
+    assert sorted(course.tracked_artefacts(tmp_path)) == sorted(artefacts)
