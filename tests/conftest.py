@@ -15,10 +15,18 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Set before any test module imports the course package, so nothing reaches the checkout.
-os.environ["MLOPS_COURSE_HOME"] = tempfile.mkdtemp(prefix="mlops-course-test-")
+# One per process: each pytest-xdist worker imports this file and gets its own.
+SESSION_HOME = tempfile.mkdtemp(prefix="mlops-course-test-")
+os.environ["MLOPS_COURSE_HOME"] = SESSION_HOME
 # pytest-xdist already uses every core: nested OpenMP threads (HistGradientBoosting)
 # would oversubscribe them and slow a 0.3 s fit down to a minute.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.hookimpl(trylast=True)  # after session fixtures (servers writing there) are torn down
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remove this process's work directory: left behind, they pile up in the temp dir."""
+    shutil.rmtree(SESSION_HOME, ignore_errors=True)
 
 
 @pytest.fixture

@@ -96,17 +96,30 @@ def show_quiz(name: str) -> None:
             print(f"   {key}) {option}")
 
 
+# Cyrillic letters that look like the Latin option letters: typed on a Russian keyboard
+# layout they are indistinguishable on screen, so they count as the Latin ones.
+CYRILLIC_LOOKALIKES = str.maketrans("авсе", "abce")
+
+
+def normalize_answer(answer: object) -> str:
+    """An answer as an option key: trimmed, lower case, Cyrillic look-alikes made Latin."""
+    return str(answer or "").strip().lower().translate(CYRILLIC_LOOKALIKES)
+
+
 def grade_quiz(name: str, answers: Mapping[int, str]) -> list[CheckResult | None]:
     """Verdict per question (None while unanswered); wrong answers are not corrected."""
     results: list[CheckResult | None] = []
     for number, question in enumerate(questions(name), start=1):
-        given = str(answers.get(number) or "").strip().lower()
+        given = normalize_answer(answers.get(number))
         if not given:
             results.append(None)
         elif given not in question.options:
             options = ", ".join(question.options)
             results.append(
-                CheckResult(False, f"вопрос {number}: выберите один из вариантов {options}")
+                CheckResult(
+                    False,
+                    f"вопрос {number}: выберите один из вариантов {options} (латинские буквы)",
+                )
             )
         elif given == question.answer:
             results.append(CheckResult(True, f"вопрос {number}: верно. {question.explanation}"))

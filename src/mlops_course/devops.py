@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
+import subprocess
+import sys
 from pathlib import Path
-
-import pytest
 
 
 def run_pytest(path: Path) -> int:
-    """Run pytest quietly on one file; return its exit code (0 = all tests passed)."""
-    path = Path(path)
-    # Only pytest itself: no config or plugins of the course, so it starts in a second.
+    """Run pytest quietly on one file; return its exit code (0 = all tests passed).
+
+    pytest runs in a fresh Python process: inside the notebook's own process it would reuse
+    the modules it imported on the first call, so after an edit of the tests or of the code
+    under test a re-run would report the old verdict.
+    """
+    path = Path(path).resolve()
+    # Only pytest itself: no config or plugins of the course, so it starts in a second,
+    # and no cache: the run writes nothing next to the tests or into the checkout.
     args = ["-q", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", str(path.parent)]
-    previous = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return int(pytest.main([*args, str(path)]))
-    finally:
-        if previous is None:
-            del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
-        else:
-            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = previous
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", *args, str(path)],
+        cwd=path.parent,
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    return completed.returncode

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from mlops_course.evaluate import CostTable, score_metrics
+from mlops_course.tracking import LOWER_IS_BETTER
 
 STAGES = (
     "framing",
@@ -120,18 +121,21 @@ def retraining_trigger(
     reference_metric: float,
     metric: str = "log_loss",
     tolerance: float = 0.05,
-    lower_is_better: bool = True,
 ) -> tuple[bool, list[str]]:
     """Should we go round the loop again? Returns the decision and the reasons (Russian).
 
     Retrain when the monitoring found data drift, or when the live quality is worse than
     the quality measured at training time by more than ``tolerance`` (metric units).
+    Whether "worse" means higher or lower follows from ``metric``, as in the quality gate.
     """
     reasons = []
     if drift_detected:
         reasons.append("обнаружен дрейф данных")
     if not math.isnan(live_metric):
-        loss = live_metric - reference_metric if lower_is_better else reference_metric - live_metric
+        if metric in LOWER_IS_BETTER:
+            loss = live_metric - reference_metric
+        else:
+            loss = reference_metric - live_metric
         if loss > tolerance:
             reasons.append(
                 f"{metric} ухудшился на {loss:.3f} (допуск {tolerance}): "

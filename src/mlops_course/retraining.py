@@ -113,12 +113,14 @@ def simulate(batches: Sequence[Batch], config: StrategyConfig, seed: int = SEED)
                     retrain = True
                     break
             first_unseen_label = max(first_unseen_label, known)
-        if retrain and known > 0:
+        # The policy may fire before any week's labels have arrived: nothing to refit on.
+        retrained = retrain and known > 0
+        if retrained:
             first = 0 if config.name == "periodic" else max(0, known - config.window_weeks)
             model = train_model(_labelled(batches, range(first, known)), config.model, seed)
             detector.reset()
             retrain_weeks.append(week)
-        rows.append({"week": week, **metrics, "retrained": retrain})
+        rows.append({"week": week, **metrics, "retrained": retrained})
     return StrategyResult(config.name, pd.DataFrame(rows), retrain_weeks)
 
 

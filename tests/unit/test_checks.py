@@ -84,3 +84,23 @@ def test_a_wrong_answer_gets_its_own_hint_but_not_the_answer(monkeypatch) -> Non
     assert not with_hint.passed and "склейка строк" in with_hint.message
     assert not without_hint.passed and "перечитайте раздел" in without_hint.message
     assert all("сложение чисел" not in r.message for r in (with_hint, without_hint))
+
+
+def test_cyrillic_look_alike_letters_count_as_the_latin_options(monkeypatch) -> None:
+    import mlops_course.checks as checks
+
+    options = {"a": "1", "b": "2", "c": "3", "e": "4"}
+    quiz = [checks.Question(f"{key}?", options, key, "-") for key in options]
+    monkeypatch.setattr(checks, "questions", lambda name: quiz)
+    # Typed on a Russian keyboard layout: а, В, с, Е are Cyrillic.
+    results = grade_quiz("any", {1: "а", 2: "В", 3: "с", 4: "Е"})
+    assert all(result.passed for result in results), [r.message for r in results]
+
+
+def test_an_answer_that_is_not_an_option_names_the_latin_options(monkeypatch) -> None:
+    import mlops_course.checks as checks
+
+    quiz = [checks.Question("?", {"a": "1", "b": "2"}, "a", "-")]
+    monkeypatch.setattr(checks, "questions", lambda name: quiz)
+    (result,) = grade_quiz("any", {1: "ж"})
+    assert not result.passed and "a, b" in result.message and "латинск" in result.message

@@ -64,6 +64,20 @@ def test_triggered_cannot_react_without_labels():
     assert simulate(prompt, eager).n_retrains > 0
 
 
+def test_a_week_counts_as_retrained_only_when_a_refit_happened(batches):
+    late = list(
+        scenarios.stream(8, 300, seed=4, events={2: ["routing_change"]}, label_delay_weeks=20)
+    )
+    # The schedule fires every 2 weeks, but no week's labels arrive within the stream.
+    starved = simulate(late, StrategyConfig("periodic", initial_weeks=2, every_weeks=2))
+    assert starved.n_retrains == 0
+    assert not starved.weekly["retrained"].any()
+    # With labels, the weekly flag and the retrain weeks tell the same story.
+    fed = simulate(batches, StrategyConfig("periodic", initial_weeks=2, every_weeks=3))
+    flagged = fed.weekly.loc[fed.weekly["retrained"], "week"].tolist()
+    assert flagged == fed.retrain_weeks == [4, 7, 10, 13]
+
+
 def test_adapting_beats_never_after_concept_drift(batches):
     configs = [
         StrategyConfig("never", initial_weeks=2),
