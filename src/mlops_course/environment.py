@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterable
 from importlib import metadata
+
+from mlops_course.notebook_files import python_minor
 
 KEY_PACKAGES = [
     "mlops-course",
@@ -30,11 +33,27 @@ KEY_PACKAGES = [
 
 
 def package_versions(packages: list[str] | None = None) -> dict[str, str]:
-    """``{package: version}`` of installed packages (``"не установлен"`` if missing)."""
-    versions = {"python": ".".join(platform.python_version_tuple()[:2])}
+    """``{package: version}`` of installed packages (``"не установлен"`` if missing).
+
+    ``python`` is the minor version ("3.11"): the one the course requires.
+    """
+    versions = {"python": python_minor()}
     for name in packages or KEY_PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "не установлен"
     return versions
+
+
+def environment_record(packages: Iterable[str]) -> dict[str, str]:
+    """What a model was trained in: ``packages``' versions, the exact Python and the platform.
+
+    Stored with a model (MLflow run tags, model bundles) and compared on load by
+    ``reproducibility.check_environment``.
+    """
+    return {
+        **package_versions(list(packages)),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }

@@ -8,7 +8,6 @@ into an environment that differs from the one it was trained in.
 from __future__ import annotations
 
 import hashlib
-import platform
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,12 @@ from typing import Any
 import joblib
 import numpy as np
 
-from mlops_course.environment import package_versions
+from mlops_course.environment import environment_record
+from mlops_course.notebook_files import python_minor
 
 # What must match for a pickled scikit-learn model to behave the same. The platform
-# string is recorded too, but a different machine is not a reason to refuse.
+# string is recorded too, but a different machine is not a reason to refuse. Python is
+# compared by minor version only: the course accepts any 3.11.x.
 CHECKED_KEYS = ("python", "scikit-learn", "numpy", "pandas", "scipy")
 HASH_LENGTH = 16
 
@@ -29,8 +30,7 @@ def current_environment() -> dict[str, str]:
 
     Read from package metadata, so it is cheap: nothing heavy (such as mlflow) is imported.
     """
-    versions = package_versions([key for key in CHECKED_KEYS if key != "python"])
-    return {**versions, "python": platform.python_version(), "platform": platform.platform()}
+    return environment_record(key for key in CHECKED_KEYS if key != "python")
 
 
 class EnvironmentMismatchError(RuntimeError):
@@ -65,7 +65,7 @@ def check_environment(
     """Russian descriptions of every checked version that differs; empty if all match.
 
     Only ``keys`` present in ``recorded`` are compared: an old record without, say,
-    scipy is not an error.
+    scipy is not an error. Python is compared by minor version: 3.11.7 and 3.11.9 match.
     """
     problems = []
     for key in keys:
@@ -74,9 +74,13 @@ def check_environment(
         was, now = str(recorded[key]), current.get(key)
         if now is None:
             problems.append(f"{key}: при обучении {was}, сейчас не установлен")
-        elif str(now) != was:
+        elif _comparable(key, str(now)) != _comparable(key, was):
             problems.append(f"{key}: при обучении {was}, сейчас {now}")
     return problems
+
+
+def _comparable(key: str, version: str) -> str:
+    return python_minor(version) if key == "python" else version
 
 
 def save_model_bundle(model: Any, path: str | Path, **metadata: Any) -> Path:
@@ -93,11 +97,26 @@ def load_model_bundle(
 ) -> tuple[Any, dict[str, Any]]:
     """Load ``(model, metadata)``; refuse if ``current`` (default: this one) differs."""
     bundle = joblib.load(path)
-    problems = check_environment(bundle["environment"], current or current_environment())
+    recorded, current = bundle["environment"], current or current_environment()
+    problems = check_environment(recorded, current)
     if problems:
         raise EnvironmentMismatchError(
             "Модель обучена в другом окружении, загрузка остановлена:\n- "
             + "\n- ".join(problems)
-            + "\nВосстановите версии из requirements.lock или переобучите модель."
+            + _advice(recorded, current)
         )
     return bundle["model"], bundle["metadata"]
+
+
+def _advice(recorded: Mapping[str, str], current: Mapping[str, str]) -> str:
+    """What to do about the differences; requirements.lock pins packages, not Python."""
+    advice = ""
+    if check_environment(recorded, current, keys=["python"]):
+        advice += (
+            f"\nНужен Python {python_minor(str(recorded['python']))} "
+            "(подойдёт любой его выпуск): установите его или переобучите модель."
+        )
+    packages = [key for key in CHECKED_KEYS if key != "python"]
+    if check_environment(recorded, current, keys=packages):
+        advice += "\nВосстановите версии из requirements.lock или переобучите модель."
+    return advice

@@ -14,10 +14,9 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import platform
 import subprocess
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from mlflow.models.model import ModelInfo
 
 from mlops_course.config import FEATURES, repo_root, work_dir
 from mlops_course.data import frame_hash
-from mlops_course.environment import package_versions
+from mlops_course.environment import environment_record
 from mlops_course.evaluate import CostTable, evaluate_model
 
 EXPERIMENT = "delivery-delay"
@@ -82,6 +81,29 @@ def tracking_uri(home: str | Path | None = None) -> str:
     return f"sqlite:///{tracking_dir(home) / 'mlflow.db'}"
 
 
+def _forget_cached_stores(uri: str) -> None:
+    """Drop MLflow's in-process caches of the stores and database engines for ``uri``.
+
+    MLflow keeps one store object per URI (tracking and registry) and one SQLAlchemy
+    engine per database URI for the life of the process, with no public API to reset
+    them. After the sqlite file was deleted, the pooled connections still point at the
+    deleted file and the cached stores believe its tables exist; the next store built
+    for the URI creates the tables in the new file.
+    """
+    from mlflow.store.model_registry.sqlalchemy_store import SqlAlchemyStore as RegistryStore
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore as TrackingStore
+    from mlflow.tracking._model_registry.utils import _get_store_registry
+    from mlflow.tracking._tracking_service.utils import _tracking_store_registry
+
+    for store_class in (TrackingStore, RegistryStore):
+        engine = store_class._engine_map.pop(uri, None)
+        if engine is not None:
+            engine.dispose()  # close the connections to the deleted file
+    # The store caches are functools.lru_cache: they can only be cleared as a whole.
+    for registry in (_tracking_store_registry, _get_store_registry()):
+        type(registry)._get_store_with_resolved_uri.cache_clear()
+
+
 def setup_tracking(experiment: str = EXPERIMENT, home: str | Path | None = None) -> str:
     """Point MLflow (tracking and registry) at the work directory; return the experiment id.
 
@@ -91,6 +113,10 @@ def setup_tracking(experiment: str = EXPERIMENT, home: str | Path | None = None)
     """
     _quiet()
     uri = tracking_uri(home)
+    if not (tracking_dir(home) / "mlflow.db").exists():
+        # The database was deleted (a notebook starting afresh): MLflow must not reuse
+        # its connections to the deleted file ("attempt to write a readonly database").
+        _forget_cached_stores(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     client = mlflow.MlflowClient()
@@ -109,22 +135,36 @@ def setup_tracking(experiment: str = EXPERIMENT, home: str | Path | None = None)
 # --- What a run records besides params and metrics ---------------------------------
 
 
-def git_commit(path: str | Path | None = None) -> str | None:
-    """The current git commit of the course checkout (or ``path``); None outside git."""
+def _git(*args: str, path: str | Path | None = None) -> str | None:
+    """Output of ``git <args>`` in the course checkout (or ``path``); None if git fails."""
     cwd = path or repo_root() or Path.cwd()
     try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
-        )
+        result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None  # no git installed, or it hung
-    return result.stdout.strip() if result.returncode == 0 else None
+    return result.stdout if result.returncode == 0 else None
+
+
+def git_commit(path: str | Path | None = None) -> str | None:
+    """The current git commit of the course checkout (or ``path``); None outside git."""
+    output = _git("rev-parse", "HEAD", path=path)
+    return output.strip() if output is not None else None
+
+
+def git_dirty(path: str | Path | None = None) -> bool | None:
+    """Whether the checkout has uncommitted changes (untracked files count); None outside git.
+
+    A run from a dirty tree did not come from its commit alone: ``git_commit`` is then
+    only where the code started.
+    """
+    # --no-optional-locks: only read, never refresh the index (it may be in use).
+    output = _git("--no-optional-locks", "status", "--porcelain", path=path)
+    return bool(output.strip()) if output is not None else None
 
 
 def environment_info() -> dict[str, str]:
     """Python, platform and key package versions: what must match to reproduce a model."""
-    versions = package_versions(list(KEY_PACKAGES))
-    return {**versions, "python": platform.python_version(), "platform": platform.platform()}
+    return environment_record(KEY_PACKAGES)
 
 
 def model_requirements() -> list[str]:
@@ -155,13 +195,14 @@ def log_training_run(
 ) -> ModelInfo:
     """Log one training run to the active experiment and return the logged model's info.
 
-    Records ``params``, ``metrics``, data hashes and sizes, the git commit, the
-    environment (tags ``env.*`` and ``environment.json``) and the model under
-    ``name`` with a signature and an input example. ``info.model_uri`` can be
-    passed to ``register``; ``info.run_id`` is the run.
+    Records ``params``, ``metrics``, data hashes and sizes, the git commit (with
+    ``git_dirty``: whether the tree had uncommitted changes), the environment (tags
+    ``env.*`` and ``environment.json``) and the model under ``name`` with a signature
+    and an input example. ``info.model_uri`` can be passed to ``register``;
+    ``info.run_id`` is the run.
     """
     _quiet()
-    commit = git_commit()
+    commit, dirty = git_commit(), git_dirty()
     environment = environment_info()
     example = _model_input(train_frame)
     data_params = {
@@ -172,6 +213,7 @@ def log_training_run(
     }
     run_tags = {
         "git_commit": commit or "unknown",
+        "git_dirty": "unknown" if dirty is None else str(dirty).lower(),
         **{f"data.{key}": str(value) for key, value in data_params.items()},
         **{f"env.{key}": value for key, value in environment.items()},
         **(tags or {}),
@@ -273,14 +315,50 @@ class PromotionDecision:
     champion_score: float | None = None
 
 
-def promote(name: str, version: int) -> None:
-    """Make ``version`` the champion; the old champion becomes ``previous_champion``."""
+class ChampionChangedError(RuntimeError):
+    """The champion is not the version the caller compared against (another gate was faster)."""
+
+    def __init__(self, name: str, expected: int | None, current: int | None) -> None:
+        super().__init__(
+            f"Чемпион модели {name!r} сменился: ожидался: {_version_label(expected)}, "
+            f"сейчас: {_version_label(current)}."
+        )
+        self.current = current
+
+
+def _version_label(version: int | None) -> str:
+    return "не назначен" if version is None else f"v{version}"
+
+
+# ``promote``'s default for ``expected_champion``: replace whoever is champion now.
+ANY_CHAMPION = object()
+
+
+def promote(name: str, version: int, *, expected_champion: Any = ANY_CHAMPION) -> None:
+    """Make ``version`` the champion; the old champion becomes ``previous_champion``.
+
+    This is the manual, explicit promotion: it does not compare models and does not
+    refuse a version tagged ``rolled_back`` (``promote_if_better`` does both).
+
+    ``expected_champion`` (a version, or None for "no champion") makes it a
+    compare-and-set: if the champion is no longer that version, nothing changes and
+    ``ChampionChangedError`` is raised. MLflow has no atomic compare-and-set, so this
+    narrows the window between reading and writing the alias to milliseconds; it does
+    not close it.
+    """
     current = get_alias_version(name, CHAMPION)
+    if expected_champion is not ANY_CHAMPION and current != expected_champion:
+        raise ChampionChangedError(name, expected_champion, current)
     if current is not None and current != version:
         set_alias(name, PREVIOUS_CHAMPION, current)
     set_alias(name, CHAMPION, version)
     if get_alias_version(name, CHALLENGER) == version:
         delete_alias(name, CHALLENGER)  # it is not a candidate any more
+
+
+def is_rolled_back(name: str, version: int | str) -> bool:
+    """Whether ``rollback`` took this version out of production (tag ``rolled_back=true``)."""
+    return model_version(name, version).tags.get("rolled_back") == "true"
 
 
 def _improvement(metric: str, challenger: float, champion: float) -> float:
@@ -307,13 +385,19 @@ def promote_if_better(
     *,
     threshold: float = 0.5,
     costs: CostTable | None = None,
+    allow_rolled_back: bool = False,
 ) -> PromotionDecision:
     """The quality gate: promote the challenger only if it is clearly better.
 
     Both versions are evaluated on the same ``eval_frame``. The challenger becomes
-    champion when there is no champion yet, or when it beats the champion's
-    ``metric`` by more than ``margin`` (metric units; for ``log_loss`` and costs
-    smaller is better). It is never promoted when ``validation_ok`` is False.
+    champion when it beats the champion's ``metric`` by more than ``margin`` (metric
+    units; for ``log_loss`` and costs smaller is better). Without a champion alias (e.g.
+    its version was deleted, which drops the alias) it must beat ``previous_champion``
+    instead; only with neither is it promoted without comparison.
+
+    It is never promoted when ``validation_ok`` is False, when ``rollback`` tagged it
+    ``rolled_back=true`` (unless ``allow_rolled_back``), or when the champion changed
+    while the gate was scoring (another gate finished first: run this one again).
     """
     if metric not in GATE_METRICS:
         raise ValueError(f"Метрика {metric!r} не подходит для сравнения: {sorted(GATE_METRICS)}.")
@@ -321,6 +405,13 @@ def promote_if_better(
     decide = partial(PromotionDecision, metric=metric, challenger_version=challenger_version)
     if not validation_ok:
         reason = f"Отклонено: версия {challenger_version} не прошла проверки (валидацию)."
+        return _record(name, decide(promoted=False, reason=reason))
+    if not allow_rolled_back and is_rolled_back(name, challenger_version):
+        reason = (
+            f"Отклонено: версию {challenger_version} откатили из production "
+            "(тег rolled_back=true). Если её исправили и её нужно сравнить с чемпионом, "
+            "вызовите promote_if_better(..., allow_rolled_back=True)."
+        )
         return _record(name, decide(promoted=False, reason=reason))
 
     def score(version: int) -> float:
@@ -330,12 +421,6 @@ def promote_if_better(
 
     challenger_score = score(challenger_version)
     champion_version = get_alias_version(name, CHAMPION)
-    if champion_version is None:
-        promote(name, challenger_version)
-        reason = f"Чемпиона ещё нет: версия {challenger_version} становится чемпионом."
-        return _record(
-            name, decide(promoted=True, reason=reason, challenger_score=challenger_score)
-        )
     if champion_version == challenger_version:
         return decide(
             promoted=False,
@@ -344,16 +429,25 @@ def promote_if_better(
             champion_version=champion_version,
             champion_score=challenger_score,
         )
+    # No champion alias is not "no champion yet" when there is a way back to compare with.
+    rival_version, rival = champion_version, "чемпион"
+    if champion_version is None:
+        rival_version, rival = get_alias_version(name, PREVIOUS_CHAMPION), "предыдущий чемпион"
+    if rival_version is None:
+        reason = f"Чемпиона ещё нет: версия {challenger_version} становится чемпионом."
+        decision = decide(promoted=True, reason=reason, challenger_score=challenger_score)
+        return _record(name, _promote_unless_changed(name, decision, expected_champion=None))
 
-    champion_score = score(champion_version)
-    gain = _improvement(metric, challenger_score, champion_score)
+    rival_score = score(rival_version)
+    gain = _improvement(metric, challenger_score, rival_score)
     promoted = gain > margin
     scores = (
         f"{metric}: претендент v{challenger_version} = {challenger_score:.4f}, "
-        f"чемпион v{champion_version} = {champion_score:.4f}"
+        f"{rival} v{rival_version} = {rival_score:.4f}"
     )
+    if champion_version is None:
+        scores = f"алиаса champion нет, сравнение с previous_champion; {scores}"
     if promoted:
-        promote(name, challenger_version)
         reason = f"Продвинуто: {scores}, выигрыш {gain:.4f} больше порога {margin}."
     else:
         reason = f"Отклонено: {scores}, выигрыш {gain:.4f} не больше порога {margin}."
@@ -361,16 +455,35 @@ def promote_if_better(
         promoted=promoted,
         reason=reason,
         challenger_score=challenger_score,
-        champion_version=champion_version,
-        champion_score=champion_score,
+        champion_version=rival_version,
+        champion_score=rival_score,
     )
+    if promoted:
+        decision = _promote_unless_changed(name, decision, expected_champion=champion_version)
     return _record(name, decision)
+
+
+def _promote_unless_changed(
+    name: str, decision: PromotionDecision, expected_champion: int | None
+) -> PromotionDecision:
+    """Carry out a promotion only if the champion is still the one the gate compared with."""
+    try:
+        promote(name, decision.challenger_version, expected_champion=expected_champion)
+    except ChampionChangedError as error:
+        reason = (
+            f"Отклонено: пока ворота сравнивали модели, чемпион сменился "
+            f"(был: {_version_label(expected_champion)}, стал: {_version_label(error.current)}). "
+            "Запустите ворота ещё раз: сравнение с новым чемпионом."
+        )
+        return replace(decision, promoted=False, reason=reason)
+    return decision
 
 
 def rollback(name: str = MODEL_NAME) -> int:
     """Give the champion alias back to ``previous_champion``; return the restored version.
 
-    The demoted version is tagged ``rolled_back=true`` so nobody promotes it by accident.
+    The demoted version is tagged ``rolled_back=true``: ``promote_if_better`` refuses it
+    from then on (unless ``allow_rolled_back=True``); ``promote`` does not check the tag.
     """
     previous = get_alias_version(name, PREVIOUS_CHAMPION)
     if previous is None:

@@ -41,6 +41,13 @@ def test_keys_absent_from_the_record_are_ignored():
     assert check_environment({"python": "3.11.7"}, {"python": "3.11.7", "numpy": "1"}) == []
 
 
+def test_python_is_compared_by_minor_version():
+    assert check_environment(RECORDED, {**RECORDED, "python": "3.11.9"}) == []
+    assert check_environment(RECORDED, {**RECORDED, "python": "3.12.1"}) == [
+        "python: при обучении 3.11.7, сейчас 3.12.1"
+    ]
+
+
 def test_file_hash_changes_with_content(tmp_path):
     path = tmp_path / "a.csv"
     path.write_text("x\n1\n")
@@ -83,3 +90,28 @@ def test_current_environment_matches_tracking_format():
     recorded = environment_info()
     assert check_environment(recorded, current_environment()) == []
     assert set(current_environment()) <= set(recorded)
+
+
+def test_bundle_loads_on_another_patch_release_of_python(tmp_path):
+    path = save_model_bundle(_model(1), tmp_path / "model.joblib")
+    major, minor, patch = current_environment()["python"].split(".")
+    other_patch = f"{major}.{minor}.{int(patch) + 1}"
+
+    model, _ = load_model_bundle(path, current={**current_environment(), "python": other_patch})
+
+    assert model_hash(model) == model_hash(_model(1))
+
+
+def test_refusal_advice_fits_what_differs(tmp_path):
+    path = save_model_bundle(_model(1), tmp_path / "model.joblib")
+    other_python = {**current_environment(), "python": "3.99.0"}
+    with pytest.raises(EnvironmentMismatchError) as python_only:
+        load_model_bundle(path, current=other_python)
+    with pytest.raises(EnvironmentMismatchError) as packages_only:
+        load_model_bundle(path, current={**current_environment(), "numpy": "1.26.4"})
+
+    python_minor = ".".join(current_environment()["python"].split(".")[:2])
+    assert f"Нужен Python {python_minor}" in str(python_only.value)
+    assert "requirements.lock" not in str(python_only.value)  # it does not pin Python
+    assert "requirements.lock" in str(packages_only.value)
+    assert "Нужен Python" not in str(packages_only.value)

@@ -6,6 +6,7 @@ Every test gets its own fresh sqlite database in its own work directory (``work_
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import mlflow
@@ -101,6 +102,11 @@ def test_log_register_alias_load_round_trip(tracked, frames, good_model):
     assert run.data.metrics["roc_auc"] == pytest.approx(metrics["roc_auc"])
     assert run.data.tags["env.scikit-learn"] == tracking.environment_info()["scikit-learn"]
     assert run.data.tags["git_commit"] == (tracking.git_commit() or "unknown")
+    assert run.data.tags["git_dirty"] in {"true", "false", "unknown"}
+    assert (
+        run.data.tags["git_dirty"]
+        == {True: "true", False: "false", None: "unknown"}[tracking.git_dirty()]
+    )
     model_dir = Path(mlflow.artifacts.download_artifacts(info.model_uri))
     assert (model_dir / "input_example.json").is_file()
     assert mlflow.models.get_model_info(info.model_uri).signature is not None
@@ -130,6 +136,41 @@ def test_missing_aliases_and_models_give_none(tracked, frames, good_model):
 
 def test_git_commit_is_none_outside_a_repository(tmp_path):
     assert tracking.git_commit(tmp_path) is None
+    assert tracking.git_dirty(tmp_path) is None
+
+
+def test_git_dirty_tells_a_clean_tree_from_uncommitted_changes(tmp_path):
+    def git(*args: str) -> str:
+        command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args]
+        return subprocess.run(command, cwd=tmp_path, check=True, capture_output=True).stdout
+
+    git("init", "-q")
+    (tmp_path / "train.py").write_text("print(1)\n")
+    git("add", "train.py")
+    git("commit", "-q", "-m", "first")
+
+    assert tracking.git_commit(tmp_path) == git("rev-parse", "HEAD").decode().strip()
+    assert tracking.git_dirty(tmp_path) is False
+    (tmp_path / "train.py").write_text("print(2)\n")  # an uncommitted edit
+    assert tracking.git_dirty(tmp_path) is True
+    git("commit", "-q", "-am", "second")
+    assert tracking.git_dirty(tmp_path) is False
+    (tmp_path / "new_module.py").write_text("")  # untracked code counts too
+    assert tracking.git_dirty(tmp_path) is True
+
+
+def test_setup_tracking_again_after_the_database_was_deleted(tracked, frames, good_model):
+    # Notebooks 02 and 03 start afresh: delete <home>/mlflow, set up again (same kernel).
+    # The second setup creates MLflow's schema from scratch (~100 migrations, ~2 s).
+    first = log_and_register(good_model, frames)
+    shutil.rmtree(tracked / "mlflow")
+
+    tracking.setup_tracking()
+    second = log_and_register(good_model, frames)
+
+    assert first == second == 1  # a new, empty registry
+    tracking.promote(NAME, second)
+    assert tracking.aliases(NAME) == {"champion": 1}
 
 
 def test_gate_promotes_when_there_is_no_champion(tracked, frames, bad_model):
@@ -193,6 +234,81 @@ def test_gate_never_promotes_when_validation_failed(tracked, frames, good_model,
     assert tracking.aliases(NAME) == {"champion": old}
     empty = tracking.promote_if_better(NAME, new, frames[1], validation_ok=False)
     assert not empty.promoted
+
+
+def test_gate_compares_with_the_previous_champion_when_the_champion_was_deleted(
+    tracked, frames, good_model, bad_model
+):
+    first = log_and_register(good_model, frames)
+    second = log_and_register(good_model, frames)
+    tracking.promote(NAME, first)
+    tracking.promote(NAME, second)
+    mlflow.MlflowClient().delete_model_version(NAME, str(second))  # drops "champion" too
+    assert tracking.aliases(NAME) == {"previous_champion": first}
+    challenger = log_and_register(bad_model, frames)
+
+    decision = tracking.promote_if_better(NAME, challenger, frames[1])
+
+    assert not decision.promoted, decision.reason
+    assert decision.champion_version == first
+    assert "previous_champion" in decision.reason
+    assert tracking.aliases(NAME) == {"previous_champion": first}
+
+
+def test_gate_refuses_a_rolled_back_version_unless_allowed(tracked, frames, good_model, bad_model):
+    old = log_and_register(bad_model, frames)
+    new = log_and_register(good_model, frames)
+    tracking.promote(NAME, old)
+    tracking.promote(NAME, new)
+    tracking.rollback(NAME)  # "new" is better on paper but broke production
+
+    refused = tracking.promote_if_better(NAME, new, frames[1])
+
+    assert not refused.promoted
+    assert "rolled_back" in refused.reason and "allow_rolled_back=True" in refused.reason
+    assert tracking.aliases(NAME) == {"champion": old}
+
+    allowed = tracking.promote_if_better(NAME, new, frames[1], allow_rolled_back=True)
+
+    assert allowed.promoted, allowed.reason
+    assert tracking.get_alias_version(NAME, "champion") == new
+
+
+def test_gate_does_not_promote_when_the_champion_changed_during_the_comparison(
+    tracked, frames, good_model, bad_model, monkeypatch
+):
+    champion = log_and_register(bad_model, frames)
+    faster = log_and_register(good_model, frames)  # another gate's challenger
+    challenger = log_and_register(good_model, frames)
+    tracking.promote(NAME, champion)
+    load_version = tracking.load_version
+
+    def load_while_another_gate_promotes(name, version):
+        if int(version) == champion:  # scoring the champion: the other gate finishes now
+            tracking.promote(name, faster)
+        return load_version(name, version)
+
+    monkeypatch.setattr(tracking, "load_version", load_while_another_gate_promotes)
+
+    decision = tracking.promote_if_better(NAME, challenger, frames[1])
+
+    assert not decision.promoted
+    assert f"стал: v{faster}" in decision.reason and "ещё раз" in decision.reason
+    assert tracking.aliases(NAME) == {"champion": faster, "previous_champion": champion}
+    assert tracking.model_version(NAME, challenger).tags["gate.promoted"] == "false"
+
+
+def test_promote_with_an_expected_champion_is_a_compare_and_set(tracked, frames, good_model):
+    first = log_and_register(good_model, frames)
+    second = log_and_register(good_model, frames)
+    tracking.promote(NAME, first, expected_champion=None)
+
+    with pytest.raises(tracking.ChampionChangedError, match="сменился"):
+        tracking.promote(NAME, second, expected_champion=None)
+    assert tracking.aliases(NAME) == {"champion": first}
+
+    tracking.promote(NAME, second, expected_champion=first)
+    assert tracking.aliases(NAME) == {"champion": second, "previous_champion": first}
 
 
 def test_rollback_restores_the_previous_champion(tracked, frames, good_model, bad_model):

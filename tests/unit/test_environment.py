@@ -1,0 +1,23 @@
+import platform
+
+from mlops_course.environment import environment_record, package_versions
+
+
+def test_package_versions_reads_installed_versions_and_the_minor_python():
+    versions = package_versions(["numpy", "no-such-package-here"])
+
+    assert versions == {
+        "python": ".".join(platform.python_version_tuple()[:2]),
+        "numpy": versions["numpy"],
+        "no-such-package-here": "не установлен",
+    }
+    assert versions["numpy"][0].isdigit()
+
+
+def test_environment_record_has_the_exact_python_and_the_platform():
+    record = environment_record(["numpy", "pandas"])
+
+    assert set(record) == {"python", "platform", "numpy", "pandas"}
+    assert record["python"] == platform.python_version()
+    assert record["platform"] == platform.platform()
+    assert record["numpy"] == package_versions(["numpy"])["numpy"]
