@@ -251,8 +251,9 @@ print(report_1.summary())
 
 # %%
 with log.stage("trigger", turn=1) as note:
+    live_metric_1 = report_1.quality.loc["all", gate_metric]
     retrain_1, reasons_1 = retraining_trigger(
-        report_1.drift_detected, report_1.quality.loc["all", gate_metric], metrics[gate_metric]
+        report_1.drift_detected, live_metric_1, metrics[gate_metric], metric=gate_metric
     )
     note["artefact"] = "переобучать" if retrain_1 else "ждать"
 print("переобучать:", retrain_1, reasons_1)
@@ -286,8 +287,9 @@ print(report_2.summary())
 
 # %%
 with log.stage("trigger", turn=2) as note:
+    live_metric_2 = report_2.quality.loc["all", gate_metric]
     retrain_2, reasons_2 = retraining_trigger(
-        report_2.drift_detected, report_2.quality.loc["all", gate_metric], metrics[gate_metric]
+        report_2.drift_detected, live_metric_2, metrics[gate_metric], metric=gate_metric
     )
     note["artefact"] = "переобучать" if retrain_2 else "ждать"
 print("переобучать:", retrain_2)

@@ -122,6 +122,19 @@ def late_probability(features: pd.DataFrame, truth: GroundTruth = BASE_TRUTH) ->
     return 1.0 / (1.0 + np.exp(-logit))
 
 
+def _check_window(start: str | pd.Timestamp, days: float) -> pd.Timestamp:
+    """The start as a timestamp, after checking it is a date and ``days`` whole days."""
+    start = pd.Timestamp(start)
+    if start != start.normalize():
+        raise ValueError(
+            f"start должен быть датой без времени (полночь), а не {start}: час заказа "
+            "берётся из суточного профиля и должен совпадать с часом в timestamp."
+        )
+    if not (float(days).is_integer() and days >= 1):
+        raise ValueError(f"days должно быть целым числом дней ≥ 1, а не {days}.")
+    return start
+
+
 def generate_orders(
     n: int,
     seed: int = SEED,
@@ -134,11 +147,23 @@ def generate_orders(
 ) -> pd.DataFrame:
     """Generate ``n`` orders placed during ``days`` days from ``start``, sorted by time.
 
+    ``start`` is a date (midnight) and ``days`` a whole number of days, because each
+    order's hour of the day is drawn from ``HOURLY_PROFILE`` and must equal
+    ``timestamp.hour``; anything else raises ``ValueError``.
+
     Same arguments -> identical frame (and identical bytes from ``save_orders``).
+
+    Row pairing: the same seed under other ``conditions`` or ``truth`` gives the "same
+    orders" only for some changes. New means or weights of existing categories (the
+    winter, marketing_campaign and routing_change scenarios) change just those columns
+    (and ``is_late``). A new district redraws ``district`` for most rows, not only the
+    ones that move to it. A new courier-load rate (peak_load) makes the Poisson draw
+    consume a different amount of the random stream, so ``order_value`` and
+    ``district`` change too. Do not compare such frames row by row.
     """
+    start = _check_window(start, days)
     rng = np.random.default_rng(seed)
-    start = pd.Timestamp(start)
-    day = rng.integers(0, max(int(np.ceil(days)), 1), size=n)
+    day = rng.integers(0, int(days), size=n)
     hour = rng.choice(24, size=n, p=HOURLY_PROFILE / HOURLY_PROFILE.sum())
     second = rng.integers(0, 3600, size=n)
     offsets = day * 86_400 + hour * 3600 + second

@@ -73,27 +73,59 @@ def _first_alarm(values: np.ndarray, delta: float, threshold: float, min_samples
     return int(alarms[0]) if alarms.size else -1
 
 
+FIRST_WINDOW = 1024
+"""Items looked at after a (re)start before the look-ahead window is doubled."""
+
+
 def page_hinkley_alarms(
     values: Any, delta: float = 0.005, threshold: float = 50.0, min_samples: int = 30
 ) -> list[int]:
     """Positions of all alarms of ``PageHinkley`` over a whole stream (restart after each).
 
     Same result as feeding ``PageHinkley.update`` item by item, but in numpy: fast enough
-    to simulate hundreds of streams in a notebook cell.
+    to simulate hundreds of streams in a notebook cell. After each (re)start the test looks
+    at a window of items that doubles until it holds an alarm, so the work per alarm is
+    proportional to the gap to the next alarm, not to the rest of the stream (a stream with
+    a thousand alarms stays linear). A longer window only adds items *after* the ones
+    already seen, so the alarm it finds is the same as with the whole rest of the stream.
     """
     values = np.asarray(values, dtype=float)
-    alarms, start = [], 0
+    alarms, start, window = [], 0, FIRST_WINDOW
     while start < values.size:
-        position = _first_alarm(values[start:], delta, threshold, min_samples)
-        if position < 0:
+        position = _first_alarm(values[start : start + window], delta, threshold, min_samples)
+        if position >= 0:
+            alarms.append(start + position)
+            start, window = start + position + 1, FIRST_WINDOW
+        elif start + window >= values.size:  # the whole rest was searched: no more alarms
             break
-        alarms.append(start + position)
-        start += position + 1
+        else:
+            window *= 2
     return alarms
 
 
+def _check_bernoulli_drift(p: float, delta: float) -> None:
+    """The bound needs a walk with negative drift that can still go up: 0 <= p < p + delta < 1."""
+    if delta <= 0:
+        raise ValueError(f"Допуск должен быть положительным: delta > 0 (получено {delta}).")
+    if not (p >= 0 and p + delta < 1):  # written so that a NaN fails too
+        raise ValueError(
+            "Доля ошибок p и допуск delta должны удовлетворять 0 <= p и p + delta < 1 "
+            f"(получено p = {p}, delta = {delta}): иначе рост ошибок выше p + delta "
+            "невозможен и оценка не имеет смысла."
+        )
+
+
 def lundberg_exponent(p: float, delta: float) -> float:
-    """theta > 0 with E exp(theta * (x - p - delta)) = 1 for x ~ Bernoulli(p)."""
+    """theta > 0 with E exp(theta * (x - p - delta)) = 1 for x ~ Bernoulli(p).
+
+    Valid for ``delta > 0`` and ``0 <= p``, ``p + delta < 1`` (a ``ValueError`` otherwise:
+    with p + delta >= 1 every step of the walk is <= 0 and no such theta exists). For
+    ``p == 0`` every step is exactly ``-delta``: the walk never rises, any theta fits, and
+    ``inf`` is returned (so ``false_alarm_bound`` is 0).
+    """
+    _check_bernoulli_drift(p, delta)
+    if p == 0:
+        return float(np.inf)
 
     def log_mgf(theta: float) -> float:
         return float(
@@ -101,7 +133,8 @@ def lundberg_exponent(p: float, delta: float) -> float:
         )
 
     upper = 1.0
-    while log_mgf(upper) <= 0:  # the log-MGF is convex, negative near 0, grows to +inf
+    # The log-MGF is convex, negative near 0 and grows to +inf (as 1 - p - delta > 0).
+    while log_mgf(upper) <= 0:
         upper *= 2
     return float(brentq(log_mgf, 1e-9, upper))
 
@@ -113,8 +146,12 @@ def false_alarm_bound(p: float, delta: float, threshold: float, n: int) -> float
     probability at most exp(-theta * threshold) (Lundberg's inequality for a random walk
     with negative drift); a union bound over the ``n`` start points gives the rest. The
     Page-Hinkley test estimates the mean from the data, so the bound is approximate for it.
+    Needs ``threshold > 0`` and the ranges of ``lundberg_exponent``; 0 when ``p == 0``.
     """
-    return min(1.0, n * float(np.exp(-lundberg_exponent(p, delta) * threshold)))
+    if threshold <= 0:
+        raise ValueError(f"Порог должен быть положительным: threshold > 0 (получено {threshold}).")
+    theta = lundberg_exponent(p, delta)
+    return min(1.0, n * float(np.exp(-theta * threshold)))
 
 
 def simulate_detection(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import sys
 from pathlib import Path
@@ -168,8 +169,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stage", choices=STAGES)
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
+    params_path = Path(args.params).resolve()
+    if not params_path.is_file():
+        print(
+            f"✗ Нет файла параметров {params_path}: запускайте стадию из корня репозитория "
+            "(как `dvc repro`) или укажите --params",
+            file=sys.stderr,
+        )
+        return 2
+    # Paths in data/ are relative to the repository, the folder of params.yaml: a stage run
+    # from elsewhere (a notebook's folder) still reads and writes the pipeline's own files.
+    os.chdir(params_path.parent)
     try:
-        STAGES[args.stage](load_params(args.params))
+        STAGES[args.stage](load_params(params_path))
     except validation.DataValidationError as error:
         print(f"✗ {error}", file=sys.stderr)
         return 1

@@ -36,8 +36,16 @@ def compare_distributions(
 ) -> plt.Axes:
     """Reference vs current distribution of one column: histograms or category shares.
 
-    ``xlabel`` defaults to the column's name; pass a Russian one for the student.
+    ``xlabel`` defaults to the column's name; pass a Russian one for the student. A numeric
+    reference against a non-numeric current column (numbers sent as strings) raises a
+    ``TypeError`` that names the problem instead of failing inside matplotlib.
     """
+    if pd.api.types.is_numeric_dtype(reference) and not pd.api.types.is_numeric_dtype(current):
+        raise TypeError(
+            f"Колонка {current.name!r}: в эталоне числа, а в текущих данных тип "
+            f"{current.dtype} (числа пришли строками?). Это инцидент качества данных, "
+            "а не дрейф: сначала проверьте схему (validation.validate_orders)."
+        )
     numeric = pd.api.types.is_numeric_dtype(reference) and reference.nunique() > 15
     if numeric:
         edges = np.histogram_bin_edges(pd.concat([reference, current]).dropna(), bins=bins)
@@ -123,9 +131,14 @@ def alarm_rate_bars(
 
 
 def _interval_labels(bins: Sequence[float]) -> list[str]:
-    """ "<1", "1-2", ..., ">9" for bins [0, 1, 2, ..., 9, 30]: open-ended first and last."""
-    inner = [f"{low:g}-{high:g}" for low, high in zip(bins[1:-2], bins[2:-1], strict=True)]
-    return [f"<{bins[1]:g}", *inner, f">{bins[-2]:g}"]
+    """ "[0, 1]", "(1, 2]", ..., "(9, 30]" for bins [0, 1, 2, ..., 9, 30].
+
+    The intervals of ``pd.cut(..., right=True, include_lowest=True)``: closed on the right,
+    and the first one also holds its left edge.
+    """
+    labels = [f"({low:g}, {high:g}]" for low, high in zip(bins[:-1], bins[1:], strict=True)]
+    labels[0] = "[" + labels[0][1:]
+    return labels
 
 
 def late_share_by(
@@ -138,12 +151,13 @@ def late_share_by(
 ) -> plt.Axes:
     """Share of late orders by ``column``, one line per frame (e.g. before / after a change).
 
-    With ``bins`` the column is cut into intervals (one tick each), otherwise grouped by its
-    values clipped at ``upper`` (the last point then means "``upper`` or more").
+    With ``bins`` the column is cut into intervals ``[b0, b1], (b1, b2], ...`` (one tick
+    each; values outside ``[b0, b_last]`` are left out), otherwise grouped by its values
+    clipped at ``upper`` (the last point then means "``upper`` or more").
     """
     for label, frame in frames.items():
         if bins is not None:
-            groups = pd.cut(frame[column], bins).cat.codes
+            groups = pd.cut(frame[column], bins, include_lowest=True).cat.codes
         else:
             groups = frame[column].clip(upper=upper)
         shares = frame[target].groupby(groups).mean().drop(index=-1, errors="ignore")

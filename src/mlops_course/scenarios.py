@@ -15,7 +15,14 @@ truth of what was injected (``Batch.meta``), so a detector can be scored against
 
 ``strength`` is a continuous knob in [0, 1]: 0 is no change at all (the clean frame),
 1 is the full scenario as described in ``SCENARIOS``; values in between interpolate, so a
-notebook can draw a detector's power against the size of the shift.
+notebook can draw a detector's power against the size of the shift. The all-or-nothing
+incidents ``wrong_dtype``, ``renamed_column`` and ``dropped_column`` have no "half
+broken" state: any strength above 0 applies them in full.
+
+Same seed, different scenarios: quality incidents and ``routing_change`` keep the rows
+paired with the clean batch, ``winter`` and ``marketing_campaign`` change only their own
+columns, but ``new_district`` and ``peak_load`` change other draws too (see
+``data.generate_orders``), so do not compare those batches row by row.
 """
 
 from __future__ import annotations
@@ -32,7 +39,6 @@ from mlops_course.config import SEED, TARGET
 from mlops_course.data import (
     BASE_CONDITIONS,
     BASE_TRUTH,
-    COLUMNS,
     ROUTING_CHANGE,
     Conditions,
     GroundTruth,
@@ -243,14 +249,15 @@ _ALL_SCENARIOS = [
         "wrong_dtype",
         QUALITY,
         ("order_value",),
-        "Неверный тип: сумма заказа приходит строкой («1200.0») вместо числа.",
+        "Неверный тип: сумма заказа приходит строкой («1200.0») вместо числа "
+        "(всё или ничего: сила не важна).",
         break_frame=_wrong_dtype,
     ),
     Scenario(
         "renamed_column",
         QUALITY,
         ("prep_time_min",),
-        "Переименованная колонка: prep_time_min стала prep_time.",
+        "Переименованная колонка: prep_time_min стала prep_time (всё или ничего: сила не важна).",
         break_frame=_renamed_column,
         details={"renamed_to": RENAMED_TO["prep_time_min"]},
     ),
@@ -258,7 +265,8 @@ _ALL_SCENARIOS = [
         "dropped_column",
         QUALITY,
         ("weather",),
-        "Пропавшая колонка: сервис погоды недоступен, колонки weather нет в выгрузке.",
+        "Пропавшая колонка: сервис погоды недоступен, колонки weather нет в выгрузке "
+        "(всё или ничего: сила не важна).",
         break_frame=_dropped_column,
     ),
 ]
@@ -290,6 +298,13 @@ def _strengths(scenarios: Iterable[str], strength: float | Mapping[str, float]) 
     unknown = sorted(set(names) - set(SCENARIOS))
     if unknown:
         raise ValueError(f"Неизвестные сценарии: {unknown}. Доступны: {list(SCENARIOS)}.")
+    if isinstance(strength, Mapping):
+        missing = [name for name in SCENARIOS if name in names and name not in strength]
+        if missing:
+            raise ValueError(
+                f"В словаре strength нет силы для сценариев {missing}: укажите "
+                "{сценарий: сила} для каждого выбранного сценария или одно число для всех."
+            )
     chosen = {}
     for name in SCENARIOS:
         if name not in names:
@@ -399,20 +414,54 @@ class Event:
         return self.strength * min(1.0, (week - self.start_week + 1) / self.ramp_weeks)
 
 
-EventsSpec = Mapping[int, Sequence[str]] | Iterable[Event | tuple[int, str]] | None
+EventsSpec = Mapping[int, Sequence[str] | str] | Iterable[Event | tuple[int, str]] | None
+
+
+_EVENT_SHAPES = (
+    "ожидается {неделя: [сценарии]} или {неделя: сценарий}, либо список из "
+    "Event(...) и пар (неделя, сценарий)"
+)
+
+
+def _event(week: Any, name: Any) -> Event:
+    """One "from ``week`` on" event, with a readable error for a wrong shape."""
+    try:
+        start_week = int(week)
+    except (TypeError, ValueError):
+        start_week = None
+    if start_week is None or not isinstance(name, str):
+        raise ValueError(
+            f"Не понимаю событие ({week!r}, {name!r}): {_EVENT_SHAPES}, "
+            "например {3: ['winter']} или [(3, 'winter')]."
+        )
+    return Event(name, start_week)
+
+
+def _names(names: Any) -> list:
+    """``"winter"`` -> ``["winter"]``: one scenario per week needs no list."""
+    return [names] if isinstance(names, str) or not isinstance(names, Iterable) else list(names)
 
 
 def as_events(events: EventsSpec) -> list[Event]:
     """Normalise the ways to describe a stream's events into a list of ``Event``.
 
-    ``{week: [names]}`` and ``[(start_week, name), ...]`` both mean "from that week on,
-    until the end of the stream"; use ``Event(..., end_week=...)`` for a one-off incident.
+    ``{week: [names]}``, ``{week: name}`` and ``[(start_week, name), ...]`` all mean
+    "from that week on, until the end of the stream"; use ``Event(..., end_week=...)``
+    for a one-off incident.
     """
     if events is None:
         return []
     if isinstance(events, Mapping):
-        return [Event(name, int(week)) for week, names in events.items() for name in names]
-    return [item if isinstance(item, Event) else Event(item[1], int(item[0])) for item in events]
+        return [_event(week, name) for week, names in events.items() for name in _names(names)]
+    plan = []
+    for item in events:
+        if isinstance(item, Event):
+            plan.append(item)
+        elif isinstance(item, tuple | list) and len(item) == 2:
+            plan.append(_event(*item))
+        else:
+            raise ValueError(f"Не понимаю событие {item!r}: {_EVENT_SHAPES}.")
+    return plan
 
 
 def week_seed(seed: int, week: int) -> int:
@@ -462,12 +511,33 @@ def stream(
 
 
 def labels_available(batches: Iterable[Batch], at_week: int) -> pd.DataFrame:
-    """All orders whose labels are known in week ``at_week`` (with the target column)."""
+    """All orders whose labels are known in week ``at_week`` (with the target column).
+
+    No labels yet -> an empty frame with the order schema (columns and dtypes). Weeks with
+    different schemas (a quality incident renamed, dropped or retyped a column) raise
+    ``ValueError`` instead of being glued into a frame of NaN and object columns.
+    """
     known = [
-        b.frame
+        b
         for b in batches
         if b.labels_available_week is not None and b.labels_available_week <= at_week
     ]
     if not known:
-        return pd.DataFrame(columns=COLUMNS)
-    return pd.concat(known, ignore_index=True)
+        return generate_orders(0)  # zero orders: just the schema, with its dtypes
+    first = known[0]
+    differences = {b.week: _schema_difference(first.frame, b.frame) for b in known[1:]}
+    differences = {week: columns for week, columns in differences.items() if columns}
+    if differences:
+        raise ValueError(
+            f"Схема данных недель различается (по сравнению с неделей {first.week} "
+            f"отличаются колонки или их типы: {differences}). Сначала проверьте партии "
+            "(validation.validate_orders) и исключите сломанные."
+        )
+    return pd.concat([b.frame for b in known], ignore_index=True)
+
+
+def _schema_difference(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
+    """Columns present in only one frame or with different dtypes, sorted."""
+    # As strings: numpy reads None as float64, so a missing column would look alike.
+    a_types, b_types = a.dtypes.astype(str).to_dict(), b.dtypes.astype(str).to_dict()
+    return sorted(c for c in a_types.keys() | b_types.keys() if a_types.get(c) != b_types.get(c))

@@ -103,7 +103,7 @@ class ValidationResult:
     def summary(self) -> str:
         """A short Russian report for notebooks."""
         if self.ok:
-            lines = [f"✓ Данные прошли проверку ({self.n_rows} строк)."]
+            lines = [f"✓ Данные прошли проверку (строк: {self.n_rows})."]
         else:
             lines = [
                 f"✗ Данные не прошли проверку (строк: {self.n_rows}, "

@@ -69,6 +69,48 @@ def test_repro_from_scratch_gives_the_committed_lock(reproduced: Path) -> None:
     assert "up to date" in status
 
 
+# Runs one stage and prints the course modules it imported, from their files.
+TRACE_STAGE = """
+import sys
+from mlops_course import pipeline
+pipeline.main([sys.argv[1]])
+print(" ".join(sorted({m.__file__ for name, m in sys.modules.items()
+                       if name.startswith("mlops_course") and getattr(m, "__file__", None)})))
+"""
+
+
+@pytest.mark.slow
+def test_every_stage_depends_on_the_course_code_it_runs(reproduced: Path) -> None:
+    """A stage must list each course module it imports: else editing one (config.py, say)
+    leaves `dvc repro` saying "up to date" over stale outputs."""
+    stages = yaml.safe_load((reproduced / "dvc.yaml").read_text())["stages"]
+    env = {**os.environ, "PYTHONPATH": str(reproduced / "src")}
+    for name, stage in stages.items():
+        traced = subprocess.run(
+            [sys.executable, "-c", TRACE_STAGE, name],
+            cwd=reproduced, env=env, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        imported = {
+            Path(path).relative_to(reproduced).as_posix()
+            for path in traced.stdout.split()
+            if Path(path).name != "__init__.py"
+        }
+        missing = imported - set(stage["deps"])
+        assert not missing, f"stage {name} runs {sorted(missing)} but does not depend on it"
+
+
+@pytest.mark.slow
+def test_a_stage_run_from_another_folder_uses_the_pipelines_files(reproduced: Path) -> None:
+    elsewhere = reproduced / "notebooks"  # where a notebook's kernel runs
+    elsewhere.mkdir()
+    stage = [sys.executable, "-m", "mlops_course.pipeline", "drift"]
+    missing = run(stage, elsewhere, check=False)
+    assert missing.returncode == 2 and "--params" in missing.stderr
+    run([*stage, "--params", "../params.yaml"], elsewhere)
+    assert not (elsewhere / "data").exists(), "the stage wrote outside the pipeline's data/"
+    assert "up to date" in run(["dvc", "status"], reproduced).stdout
+
+
 @pytest.mark.slow
 def test_bad_batch_stops_the_pipeline_and_keeps_the_last_good_model(reproduced: Path) -> None:
     model = reproduced / "data" / "model" / "model.pkl"

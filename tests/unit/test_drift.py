@@ -125,9 +125,70 @@ def test_binned_counts_use_reference_quantiles_and_keep_outliers() -> None:
     assert cur_counts.sum() == len(current)
 
 
-def test_ties_merge_quantile_bins() -> None:
+def test_ties_merge_quantile_bins_and_each_tied_value_gets_its_own_bin() -> None:
     hours = np.random.default_rng(0).choice([12, 13, 19], size=1000)
-    assert len(drift.quantile_bin_edges(hours, bins=10)) < 9
+    edges = drift.quantile_bin_edges(hours, bins=10)
+    assert len(edges) < 9
+    ref_counts, _ = drift.binned_counts(hours, hours, bins=10)
+    # Every hour fills several quantile levels: each is alone in its bin.
+    by_value = np.unique(hours, return_counts=True)[1]
+    assert sorted(ref_counts[ref_counts > 0].tolist()) == sorted(by_value.tolist())
+
+
+def classic_psi(reference: np.ndarray, current: np.ndarray, bins: int = 10) -> float:
+    """The textbook recipe (and the lab's): np.unique of the reference quantiles."""
+    edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1]))
+    r = np.bincount(np.searchsorted(edges, reference, "right"), minlength=edges.size + 1)
+    c = np.bincount(np.searchsorted(edges, current, "right"), minlength=edges.size + 1)
+    r, c = np.maximum(r / r.sum(), 1e-4), np.maximum(c / c.sum(), 1e-4)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def test_psi_is_the_classic_recipe_unless_a_tie_swallows_a_bin() -> None:
+    continuous = numeric_pair("continuous", 2000, 1500, seed=21)
+    rng = np.random.default_rng(22)
+    # Poisson(2): ties at 0-3, but the next integer is the next edge, nothing is merged.
+    integers = rng.poisson(2.0, 2000).astype(float), rng.poisson(3.0, 1000).astype(float)
+    for reference, current in (continuous, integers):
+        assert drift.psi(reference, current) == pytest.approx(classic_psi(reference, current))
+
+
+def tied_shift_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Columns with few distinct values where all reference quantiles coincide."""
+    rng = np.random.default_rng(23)
+    return [
+        ("flag 5% -> 60%", rng.random(5000) < 0.05, rng.random(5000) < 0.60),
+        ("poisson 0.05 -> 2", rng.poisson(0.05, 5000), rng.poisson(2.0, 5000)),
+        ("constant 1 -> 2", np.ones(100), np.full(100, 2.0)),
+        ("constant 1 -> 0", np.ones(100), np.zeros(100)),
+    ]
+
+
+@pytest.mark.parametrize("bins", [2, 10])
+@pytest.mark.parametrize(("name", "reference", "current"), tied_shift_cases())
+def test_psi_and_js_see_a_shift_of_tied_values(
+    name: str, reference: np.ndarray, current: np.ndarray, bins: int
+) -> None:
+    reference, current = reference.astype(float), current.astype(float)
+    assert drift.psi(reference, current, bins=bins, categorical=False) > 0.25
+    assert drift.jensen_shannon(reference, current, bins=bins, categorical=False) > 0.1
+    table = drift.column_drift(
+        pd.DataFrame({"x": reference}), pd.DataFrame({"x": current}), method="psi"
+    )
+    assert table.loc[0, "drifted"]
+
+
+def test_binary_numeric_column_is_binned_by_value_like_scipy() -> None:
+    rng = np.random.default_rng(24)
+    reference = (rng.random(4000) < 0.05).astype(float)
+    current = (rng.random(3000) < 0.60).astype(float)
+    ref_counts = np.bincount(reference.astype(int))
+    cur_counts = np.bincount(current.astype(int))
+    expected = distance.jensenshannon(ref_counts, cur_counts)
+    ours = drift.jensen_shannon(reference, current, categorical=False)
+    assert ours == pytest.approx(expected, rel=1e-9)
+    categorical = drift.psi(reference, current, categorical=True)
+    assert drift.psi(reference, current, categorical=False) == pytest.approx(categorical)
 
 
 @pytest.mark.parametrize("base", [None, 2.0])
@@ -229,6 +290,18 @@ def test_adjust_pvalues_against_definitions() -> None:
         drift.adjust_pvalues(p, "sidak")
 
 
+@pytest.mark.parametrize("correction", drift.CORRECTIONS)
+def test_adjust_pvalues_leaves_missing_pvalues_alone(correction: str) -> None:
+    finite = np.random.default_rng(17).uniform(0, 0.1, size=6) ** 2
+    with_gaps = np.r_[finite[:2], np.nan, finite[2:], np.nan]
+    adjusted = drift.adjust_pvalues(with_gaps, correction)
+    gaps = np.isnan(with_gaps)
+    assert np.isnan(adjusted[gaps]).all()
+    np.testing.assert_allclose(adjusted[~gaps], drift.adjust_pvalues(finite, correction))
+    if correction == "bh":
+        np.testing.assert_allclose(adjusted[~gaps], stats.false_discovery_control(finite))
+
+
 def test_dataset_drift_result(orders_pair: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     reference, current = orders_pair
     for correction in drift.CORRECTIONS:
@@ -239,6 +312,47 @@ def test_dataset_drift_result(orders_pair: tuple[pd.DataFrame, pd.DataFrame]) ->
         assert result.n_drifted == int((expected < 0.05).sum())
         assert result.drifted_share == pytest.approx(result.n_drifted / 9)
         assert result.to_dict()["columns"][0]["column"] == "distance_km"
+
+
+def test_missing_or_empty_columns_get_a_row_with_a_note(
+    orders_pair: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    reference, current = orders_pair
+    broken = current.drop(columns="weather").assign(temperature_c=np.nan)
+    for method in (None, "psi"):
+        table = drift.column_drift(reference, broken, method=method).set_index("column")
+        assert table.index.tolist() == NUMERIC_FEATURES + CATEGORICAL_FEATURES
+        for column in ("weather", "temperature_c"):
+            assert np.isnan(table.loc[column, "score"]) and not table.loc[column, "drifted"]
+        assert "нет" in table.loc["weather", "note"]
+        assert "пропущены" in table.loc["temperature_c", "note"]
+        assert np.isfinite(table.drop(index=["weather", "temperature_c"])["score"]).all()
+        assert (table.drop(index=["weather", "temperature_c"])["note"] == "").all()
+    empty = drift.column_drift(reference, current.iloc[:0])
+    assert empty["score"].isna().all() and len(empty) == 9
+    with pytest.raises(ValueError, match="«typo» нет ни в эталоне, ни в текущих данных"):
+        drift.column_drift(reference, current, columns=["distance_km", "typo"])
+
+
+def test_dataset_drift_decides_on_the_tested_columns_only(
+    orders_pair: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    reference, current = orders_pair
+    winter = data.generate_orders(3000, seed=3, conditions=WINTER)
+    dead_sensor = winter.assign(distance_km=np.nan).drop(columns="district")
+    result = drift.dataset_drift(reference, dead_sensor, correction="holm")
+    table = result.table.set_index("column")
+    assert result.untested == ["distance_km", "district"]
+    tested = table.drop(index=result.untested)
+    expected = drift.adjust_pvalues(tested["score"].to_numpy(), "holm")
+    np.testing.assert_allclose(tested["adjusted_p"], expected)
+    assert table.loc[result.untested, "adjusted_p"].isna().all()
+    assert result.drift_detected and table.loc["temperature_c", "drifted"]
+    assert result.drifted_share == pytest.approx(result.n_drifted / 7)
+    assert result.to_dict()["untested"] == ["distance_km", "district"]
+    nothing = drift.dataset_drift(reference, current.iloc[:0])
+    assert not nothing.drift_detected and nothing.drifted_share == 0.0
+    assert len(nothing.untested) == 9
 
 
 def false_alarm_limit(trials: int, alpha: float) -> int:
@@ -323,3 +437,17 @@ def test_evidently_html_goes_to_the_work_dir(work_home: Path) -> None:
     # More than 1000 rows and no method given: Evidently picks distances, threshold 0.1.
     assert (result["threshold"] == 0.1).all()
     assert (result["drifted"] == (result["score"] >= 0.1)).all()
+
+
+@pytest.mark.slow
+def test_evidently_reports_missing_and_empty_columns_like_column_drift() -> None:
+    reference = data.generate_orders(800, seed=5)
+    current = data.generate_orders(800, seed=6).drop(columns="weather")
+    current["temperature_c"] = np.nan
+    evidently = drift.evidently_drift(reference, current, save_html=False).set_index("column")
+    ours = drift.column_drift(reference, current).set_index("column")
+    assert evidently.index.tolist() == ours.index.tolist()
+    for column in ("weather", "temperature_c"):
+        assert np.isnan(evidently.loc[column, "score"]) and not evidently.loc[column, "drifted"]
+        assert evidently.loc[column, "note"] == ours.loc[column, "note"] != ""
+    assert np.isfinite(evidently.drop(index=["weather", "temperature_c"])["score"]).all()

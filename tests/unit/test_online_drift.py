@@ -1,5 +1,9 @@
 """Page-Hinkley: streaming == vectorised, detects an abrupt rise fast, rarely false-alarms."""
 
+import threading
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import pytest
 from scipy.stats import binom
@@ -29,6 +33,76 @@ def test_vectorised_alarms_equal_the_streaming_test():
         streaming = [i for i, value in enumerate(values) if detector.update(value)]
         assert streaming == page_hinkley_alarms(values, DELTA, THRESHOLD)
         assert streaming  # the rise is found at least once
+
+
+def streaming_alarms(values: np.ndarray, delta: float, threshold: float) -> list[int]:
+    detector = PageHinkley(delta, threshold)
+    return [i for i, value in enumerate(values) if detector.update(value)]
+
+
+@pytest.mark.parametrize("kind", ["bernoulli", "continuous"])
+def test_vectorised_alarms_equal_the_streaming_test_with_many_alarms(kind):
+    """A low threshold: hundreds of restarts, each must happen where the stream restarts."""
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        if kind == "bernoulli":
+            values = (rng.random(20_000) < 0.3).astype(float)
+        else:  # a wandering mean: alarms at irregular gaps
+            values = rng.normal(size=20_000).cumsum() * 0.01 + rng.normal(size=20_000)
+        streaming = streaming_alarms(values, 0.005, 3.0)
+        assert len(streaming) > 100
+        assert streaming == page_hinkley_alarms(values, 0.005, 3.0)
+
+
+def call_promptly(function: Callable[..., Any], *args: Any, seconds: float = 10.0) -> Any:
+    """Call ``function`` in a thread: fail (instead of hanging) if it does not return."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = function(*args)
+        except Exception as error:  # re-raised below, in the test's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"{function.__name__}{args} did not return in {seconds} s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+@pytest.mark.parametrize(
+    ("p", "delta"), [(0.999, 0.005), (0.995, 0.005), (1.0, 0.01), (1.5, 0.01), (-0.1, 0.01)]
+)
+def test_lundberg_exponent_rejects_p_plus_delta_outside_0_1(p, delta):
+    with pytest.raises(ValueError, match=r"p \+ delta < 1"):
+        call_promptly(lundberg_exponent, p, delta)
+    with pytest.raises(ValueError, match=r"p \+ delta < 1"):
+        call_promptly(false_alarm_bound, p, delta, THRESHOLD, 1000)
+
+
+@pytest.mark.parametrize("delta", [0.0, -0.01])
+def test_lundberg_exponent_needs_a_positive_delta(delta):
+    with pytest.raises(ValueError, match="delta > 0"):
+        call_promptly(lundberg_exponent, P_BEFORE, delta)
+
+
+def test_an_error_free_stream_never_alarms():
+    """p = 0: the walk only goes down, theta is infinite and the bound is 0."""
+    assert call_promptly(lundberg_exponent, 0.0, DELTA) == np.inf
+    assert call_promptly(false_alarm_bound, 0.0, DELTA, THRESHOLD, 10_000) == 0.0
+    assert page_hinkley_alarms(np.zeros(10_000), DELTA, 1e-9) == []
+    with pytest.raises(ValueError, match="threshold > 0"):
+        call_promptly(false_alarm_bound, P_BEFORE, DELTA, 0.0, 1000)
+
+
+def test_lundberg_exponent_near_the_upper_end_of_the_range():
+    p, delta = 0.98, 0.01  # p + delta < 1, but barely
+    theta = call_promptly(lundberg_exponent, p, delta)
+    mgf = p * np.exp(theta * (1 - p - delta)) + (1 - p) * np.exp(-theta * (p + delta))
+    assert theta > 0 and mgf == pytest.approx(1.0, abs=1e-9)
 
 
 def test_lundberg_exponent_solves_its_equation():

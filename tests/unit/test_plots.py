@@ -50,12 +50,38 @@ def test_late_share_by_bins_plots_one_point_per_interval(ax):
     late_share_by(ax, {"до": frame, "после": frame.assign(is_late=True)}, "distance_km", bins)
     before, after = ax.get_lines()
     labels = [t.get_text() for t in ax.get_xticklabels()]
-    assert labels == ["<1", "1-2", "2-3", "3-4", "4-6", "6-9", ">9"]
+    # pd.cut intervals are closed on the right; the labels say so.
+    assert labels == ["[0, 1]", "(1, 2]", "(2, 3]", "(3, 4]", "(4, 6]", "(6, 9]", "(9, 30]"]
     # orders over 5 km are late: none below 4 km, all above 6 km
     assert before.get_ydata()[:4].tolist() == [0, 0, 0, 0]
     assert before.get_ydata()[5:].tolist() == [1, 1]
     assert after.get_ydata().tolist() == [1] * 7
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["до", "после"]
+
+
+def test_late_share_by_bins_keep_the_first_edge_and_label_what_they_count(ax):
+    # Loads 0 and 1 fall in [0, 1], 2 in (1, 2], 3 in (2, 5]; 9 is outside every bin.
+    frame = pd.DataFrame({"courier_load": [0, 0, 1, 2, 3, 9], "is_late": [0, 0, 1, 1, 0, 1]})
+    late_share_by(ax, {"все": frame}, "courier_load", bins=[0, 1, 2, 5])
+    (line,) = ax.get_lines()
+    assert line.get_xdata().tolist() == [0, 1, 2]
+    assert line.get_ydata().tolist() == pytest.approx([1 / 3, 1, 0])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["[0, 1]", "(1, 2]", "(2, 5]"]
+
+
+def test_late_share_by_two_edges_is_one_interval(ax):
+    frame = pd.DataFrame({"distance_km": [0.0, 10.0, 30.0], "is_late": [0, 1, 1]})
+    late_share_by(ax, {"все": frame}, "distance_km", bins=[0, 30])
+    (line,) = ax.get_lines()
+    assert line.get_ydata().tolist() == pytest.approx([2 / 3])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["[0, 30]"]
+
+
+def test_compare_distributions_names_numbers_sent_as_strings(ax):
+    reference = pd.Series(np.arange(100.0), name="order_value")
+    as_strings = reference.astype(str)
+    with pytest.raises(TypeError, match="строками"):
+        compare_distributions(ax, reference, as_strings, "Сумма заказа")
 
 
 def test_late_share_by_values_clips_the_top(ax):

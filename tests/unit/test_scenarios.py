@@ -238,5 +238,61 @@ def test_stream_is_deterministic_and_concept_drift_keeps_features():
 
 def test_event_spellings_agree():
     assert as_events({2: ["winter", "peak_load"]}) == as_events([(2, "winter"), (2, "peak_load")])
+    # One scenario per week needs no list.
+    assert as_events({3: "winter"}) == as_events({3: ["winter"]}) == [Event("winter", 3)]
     with pytest.raises(ValueError, match="Неизвестные сценарии"):
         next(stream(weeks=2, events={0: ["typo"]}))
+
+
+@pytest.mark.parametrize(
+    "events",
+    [[("winter", 1)], [("winter",)], ["winter"], {2: [5]}, {"весной": ["winter"]}],
+)
+def test_malformed_events_name_the_expected_shape(events):
+    with pytest.raises(ValueError, match=r"\(неделя, сценарий\)"):
+        as_events(events)
+
+
+def test_strength_mapping_must_cover_every_chosen_scenario():
+    with pytest.raises(ValueError, match="peak_load"):
+        make_batch(10, SEED, ["winter", "peak_load"], strength={"winter": 0.5})
+
+
+def test_labels_available_refuses_weeks_with_different_schemas():
+    events = [Event("renamed_column", start_week=1, end_week=2)]
+    batches = list(stream(weeks=4, orders_per_week=50, seed=SEED, events=events))
+    assert len(labels_available(batches, at_week=2)) == 50  # only week 0: one schema
+    with pytest.raises(ValueError, match="prep_time"):
+        labels_available(batches, at_week=3)  # weeks 0 and 1: prep_time_min vs prep_time
+
+
+def test_no_labels_yet_is_an_empty_frame_with_the_order_schema():
+    batches = list(stream(weeks=2, orders_per_week=50, seed=SEED))
+    empty = labels_available(batches, at_week=0)
+    assert empty.empty
+    pd.testing.assert_series_equal(empty.dtypes, batches[0].frame.dtypes)
+
+
+def test_all_or_nothing_incidents_ignore_strength():
+    for name in ("wrong_dtype", "renamed_column", "dropped_column"):
+        weak, full = make_batch(200, SEED, [name], 0.1), make_batch(200, SEED, [name], 1.0)
+        assert frame_hash(weak.frame) == frame_hash(full.frame), name
+        assert "всё или ничего" in SCENARIOS[name].description
+
+
+def test_same_seed_row_pairing_is_as_documented(clean):
+    # data.generate_orders documents which scenarios keep rows paired with the clean batch.
+    changed_columns = {
+        "winter": {"weather", "temperature_c", TARGET},
+        "marketing_campaign": {"order_value"},
+        "routing_change": {TARGET},
+        "new_district": {"district", TARGET},
+        "peak_load": {"courier_load", "order_value", "district", TARGET},
+    }
+    for name, expected in changed_columns.items():
+        frame = drifted(name, 0.5)
+        assert {c for c in COLUMNS if not frame[c].equals(clean[c])} == expected, name
+    # A new district redraws most rows' district, not only those that move to it.
+    new = drifted("new_district", 0.5)
+    moved = (new["district"] != clean["district"]).mean()
+    assert moved > 2 * (new["district"] == NEW_DISTRICT).mean()

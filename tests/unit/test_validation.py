@@ -122,3 +122,10 @@ def test_summary_is_russian_and_raise_for_violations():
     with pytest.raises(DataValidationError, match="temperature_c"):
         result.raise_for_violations()
     validate_orders(make_batch(N, SEED).frame).raise_for_violations()  # no error
+
+
+@pytest.mark.parametrize("n_rows", [1, 3, 21])
+def test_summary_of_a_clean_batch_counts_rows_without_a_plural_form(n_rows):
+    # "(1 строк)" is wrong Russian; "(строк: N)" is right for every N.
+    text = validate_orders(make_batch(n_rows, SEED).frame).summary()
+    assert text == f"✓ Данные прошли проверку (строк: {n_rows})."
