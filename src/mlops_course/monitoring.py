@@ -55,13 +55,16 @@ class MonitoringResult:
             lines.append(f"Дрейф не проверялся: нужно хотя бы {MIN_ROWS} предсказаний.")
         else:
             drifted = self.drift.table.loc[self.drift.table["drifted"], "column"].tolist()
+            untested = self.drift.untested
             verdict = "обнаружен" if self.drift.drift_detected else "не обнаружен"
             lines.append(
                 f"Дрейф данных {verdict} "
-                f"({self.drift.n_drifted} из {len(self.drift.table)} признаков"
+                f"({self.drift.n_drifted} из {len(self.drift.table) - len(untested)} признаков"
                 + (f": {', '.join(drifted)}" if drifted else "")
                 + ")"
             )
+            if untested:  # a dead sensor or a dropped column: no test, not "no drift"
+                lines.append(f"Не проверены (нет данных): {', '.join(untested)}")
         if not self.quality.empty:
             overall = self.quality.loc["all"]
             lines.append(

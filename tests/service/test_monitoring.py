@@ -155,3 +155,15 @@ def test_evidently_report_in_the_work_dir(client, orders, fresh_orders, settings
     result = run_monitoring(orders, settings.log_path, evidently_html=tmp_path / "report.html")
     assert result.html_path == tmp_path / "report.html"
     assert result.html_path.stat().st_size > 10_000
+
+
+def test_summary_names_columns_that_could_not_be_tested(orders) -> None:
+    from mlops_course.drift import dataset_drift
+    from mlops_course.monitoring import MonitoringResult
+
+    current = generate_orders(500, 3, first_id=7_000_000).assign(temperature_c=float("nan"))
+    drift = dataset_drift(orders, current)
+    summary = MonitoringResult(n_predictions=len(current), drift=drift).summary()
+    tested = len(drift.table) - 1
+    assert f"из {tested} признаков" in summary
+    assert "Не проверены (нет данных): temperature_c" in summary
