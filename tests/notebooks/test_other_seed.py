@@ -5,6 +5,8 @@ seed papermill injects instead, as `make course SEED=7` does, which shows that n
 hard-coded, and checks that the seed really reaches the computation: some output changes.
 """
 
+import configparser
+import re
 import sys
 from pathlib import Path
 
@@ -20,14 +22,41 @@ OTHER_SEED = 7
 EXECUTED = [target for target in course.targets() if target.executed]
 
 
+def sanitizers() -> list[tuple[re.Pattern, str]]:
+    """nbval's sanitizers (tests/sanitize.cfg): what differs between any two runs."""
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(REPO_ROOT / "tests" / "sanitize.cfg", encoding="utf-8")
+    return [(re.compile(config[s]["regex"]), config[s]["replace"]) for s in config.sections()]
+
+
+SANITIZERS = sanitizers()
+
+
 def outputs(nb: nbformat.NotebookNode) -> list[str]:
-    """Text and images of every code cell's outputs, except papermill's injected cell."""
-    return [
-        str(output.get("text") or output.get("data", {}))
-        for cell in nb.cells
-        if cell.cell_type == "code" and "injected-parameters" not in cell.metadata.get("tags", [])
-        for output in cell.get("outputs", [])
-    ]
+    """What nbval compares: text outputs of code cells (not PNG), sanitized, streams joined
+    per cell (how a kernel splits them varies), without the cells nbval ignores (their
+    outputs change on every run, so any two runs would differ)."""
+    texts = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "NBVAL_IGNORE_OUTPUT" in cell.source:
+            continue
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            continue
+        streams: dict[str, str] = {}
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream":
+                streams[output.name] = streams.get(output.name, "") + output.text
+                continue
+            data = {k: v for k, v in output.get("data", {}).items() if not k.startswith("image/")}
+            texts.append(str(data or output.get("ename", "")))
+        texts.extend(f"{name}: {text}" for name, text in sorted(streams.items()))
+    return [sanitize(text) for text in texts]
+
+
+def sanitize(text: str) -> str:
+    for pattern, replacement in SANITIZERS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def uses_seed(nb: nbformat.NotebookNode) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from mlops_course.serving.client import encode_orders, metric_value, parse_metri
 from mlops_course.serving.prediction_log import read_prediction_log
 from mlops_course.serving.schemas import FIELD_NAMES, orders_payload
 from mlops_course.serving.settings import ServingSettings
+from tests.conftest import wait_until
 
 
 def test_health_ready_and_model(client, model_dirs: dict[str, Path]) -> None:
@@ -193,16 +194,29 @@ def test_not_ready_until_a_model_loads(make_client, tmp_path: Path, fresh_orders
         assert client.get("/model").status_code == 503
 
 
-def test_background_loading_turns_ready(make_client, settings, fresh_orders) -> None:
+def test_background_loading_turns_ready(
+    make_client, settings, fresh_orders, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With wait_for_model=False (what the CLI does) the app serves /health while the model
+    is still loading, says 503 on /ready, and turns ready once loading finishes."""
+    from mlops_course.serving import app as app_module
+
+    release = threading.Event()
+    real_load = app_module.load_served_model
+
+    def slow_load(*args, **kwargs):
+        assert release.wait(30), "the test never released the loader"
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(app_module, "load_served_model", slow_load)
     with make_client(settings.with_changes(wait_for_model=False)) as client:
-        assert client.get("/health").status_code == 200
-        deadline = time.monotonic() + 30
-        while client.get("/ready").status_code != 200:
-            assert time.monotonic() < deadline, "model did not load in 30 s"
-            time.sleep(0.05)
-        assert (
-            client.post("/predict", content=encode_orders(fresh_orders.head(2))).status_code == 200
-        )
+        assert client.get("/health").status_code == 200  # served while the model loads
+        loading = client.get("/ready")
+        assert loading.status_code == 503 and "загружается" in loading.json()["reason"]
+        release.set()
+        wait_until(lambda: client.get("/ready").status_code == 200, 30, "the model loaded")
+        orders = encode_orders(fresh_orders.head(2))
+        assert client.post("/predict", content=orders).status_code == 200
 
 
 def test_openapi_documents_the_request(client) -> None:

@@ -52,12 +52,13 @@ def test_cli_listens_on_loopback_unless_told_otherwise() -> None:
     assert address(["--port", "0"], container) == ("0.0.0.0", 0)  # 0: the system picks a port
 
 
-def test_free_port_is_bindable() -> None:
+def test_free_port_is_a_real_port_nobody_listens_on() -> None:
     import socket
 
     port = free_port()
+    assert 1024 <= port <= 65535  # not 0 ("any port"), not a privileged one
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", port))
+        probe.bind(("127.0.0.1", port))  # exactly this port is free
 
 
 def test_real_server_answers_over_http(service: BackgroundService, models, fresh_orders) -> None:

@@ -158,6 +158,25 @@ def test_simulate_detection_finds_a_big_rise_and_is_reproducible():
     assert again[0] == rate and np.array_equal(again[1], delays)
 
 
+def test_simulate_detection_counts_false_alarms_over_the_whole_calm_stream():
+    """Its false-alarm rate estimates the same probability as alarms on independent calm
+    streams of the same length: two binomial estimates, compared within 4 sigma."""
+    n_before, n_after, n_seeds, threshold = 2000, 2000, 200, 20.0  # P(alarm) near 0.5
+    rate, _ = simulate_detection(P_BEFORE, 0.15, n_before, n_after, DELTA, threshold, n_seeds)
+    independent = np.mean(
+        [
+            bool(
+                page_hinkley_alarms(
+                    bernoulli_stream(5000 + s, n_before + n_after), DELTA, threshold
+                )
+            )
+            for s in range(n_seeds)
+        ]
+    )
+    p = (rate + independent) / 2
+    assert abs(rate - independent) <= 4 * np.sqrt(2 * p * (1 - p) / n_seeds) + 1 / n_seeds
+
+
 def test_simulate_detection_without_rise_never_detects_with_a_huge_threshold():
     rate, delays = simulate_detection(0.25, 0.0, 500, 500, DELTA, 1e6, n_seeds=5, seed=2)
     assert rate == 0.0
