@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -92,3 +93,23 @@ def test_service_dies_with_a_killed_parent(
         parent.kill()
         parent.stdout.close()
     assert wait_gone(service_pids[0]), "the service outlived its killed parent"
+
+
+@pytest.mark.slow
+def test_the_port_is_the_services_from_the_moment_it_starts(
+    model_dirs: dict, tmp_path: Path
+) -> None:
+    """The listening socket is bound before the child starts importing: nobody can take the
+    port in between, and a client that connects early waits in the backlog."""
+    from mlops_course.serving.background import start_service
+
+    log = ["--log-path", str(tmp_path / "log.sqlite")]
+    service = start_service(str(model_dirs["champion"]), extra_args=log, wait=False)
+    try:
+        with socket.create_connection((service.host, service.port), timeout=2):
+            pass  # accepted by the kernel while the service is still importing
+        with pytest.raises(OSError):
+            socket.create_server((service.host, service.port))  # already taken: by the service
+        service.wait_ready(60)
+    finally:
+        service.stop()

@@ -8,6 +8,7 @@ line options win.
 from __future__ import annotations
 
 import argparse
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -34,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=None, help=f"порт (по умолчанию {DEFAULT_PORT})"
     )
     parser.add_argument("--log-level", default="warning", help="уровень логов uvicorn")
+    # A socket already listening, inherited from the parent (start_service): no port race.
+    parser.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
     return parser
 
 
@@ -65,13 +68,18 @@ def main(argv: list[str] | None = None) -> None:
         wait_for_model=False,
     )
     host, port = listen_address(args, os.environ)
+    sockets = None
+    if args.fd is not None:
+        inherited = socket.socket(fileno=args.fd)
+        host, port = inherited.getsockname()[:2]
+        sockets = [inherited]
     if settings.admin_exposed(host):
         # /admin can load any model URI: never open it to a network without a token.
         raise SystemExit(
             f"Сервис слушает {host}, а /admin открыт без пароля: задайте "
             "MLOPS_SERVING_ADMIN_TOKEN или выключите его (MLOPS_SERVING_ADMIN_ENABLED=false)."
         )
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=host,
         port=port,
@@ -79,6 +87,10 @@ def main(argv: list[str] | None = None) -> None:
         access_log=False,  # requests are counted in /metrics; a log line each costs latency
         timeout_graceful_shutdown=10,
     )
+    server = uvicorn.Server(config)
+    server.run(sockets=sockets)
+    if not server.started:  # as uvicorn.run: a failed start-up is a failed process
+        raise SystemExit(3)
 
 
 if __name__ == "__main__":

@@ -177,22 +177,29 @@ def start_service(
     "0.2"]``); ``env`` adds environment variables (e.g. ``MLOPS_COURSE_HOME``); ``python``
     is the interpreter to run it with (another environment's, say).
     """
-    port = port or free_port(host)
-    command = [
-        python, "-m", "mlops_course.serving",
-        "--model-uri", model_uri, "--host", host, "--port", str(port),
-        *(extra_args or []),
-    ]  # fmt: skip
-    output_path = work_dir("serving") / f"service-{port}.log"
-    output = output_path.open("w")
-    process = subprocess.Popen(
-        command,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-        preexec_fn=_die_with_parent(),
-    )
+    # The socket is bound here and handed to the child: a port picked now and bound seconds
+    # later (after the child's imports) could meanwhile be taken by another process, whose
+    # /ready we would then poll by mistake.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.create_server((host, port or 0), family=family) as listener:
+        port = listener.getsockname()[1]
+        command = [
+            python, "-m", "mlops_course.serving",
+            "--model-uri", model_uri, "--host", host, "--port", str(port),
+            "--fd", str(listener.fileno()),
+            *(extra_args or []),
+        ]  # fmt: skip
+        output_path = work_dir("serving") / f"service-{port}.log"
+        output = output_path.open("w")
+        process = subprocess.Popen(
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            pass_fds=[listener.fileno()],
+            preexec_fn=_die_with_parent(),
+        )
     service = BackgroundService(process, host, port, output_path, _output=output)
     if wait:
         try:
