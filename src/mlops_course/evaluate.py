@@ -16,6 +16,9 @@ from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
 from mlops_course.config import FEATURES, TARGET
 
+LOWER_IS_BETTER = frozenset({"log_loss", "cost_total", "cost_per_order"})
+"""Metrics where smaller is better; for every other metric larger is better."""
+
 
 @dataclass(frozen=True)
 class CostTable:

@@ -24,8 +24,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from mlops_course.evaluate import CostTable, score_metrics
-from mlops_course.tracking import LOWER_IS_BETTER
+from mlops_course.evaluate import LOWER_IS_BETTER, CostTable, score_metrics
 
 STAGES = (
     "framing",

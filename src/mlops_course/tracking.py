@@ -32,7 +32,7 @@ from mlflow.models.model import ModelInfo
 from mlops_course.config import FEATURES, repo_root, work_dir
 from mlops_course.data import frame_hash
 from mlops_course.environment import environment_record
-from mlops_course.evaluate import CostTable, evaluate_model
+from mlops_course.evaluate import LOWER_IS_BETTER, CostTable, evaluate_model
 
 EXPERIMENT = "delivery-delay"
 MODEL_NAME = "delivery-delay"
@@ -41,7 +41,6 @@ CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous_champion"
 
 # Metrics where a smaller value is the better model; all others: bigger is better.
-LOWER_IS_BETTER = frozenset({"log_loss", "cost_total", "cost_per_order"})
 GATE_METRICS = frozenset({"roc_auc", "f1", "accuracy"}) | LOWER_IS_BETTER
 
 # Packages whose versions define the model's environment.
