@@ -337,7 +337,8 @@ def promote(name: str, version: int, *, expected_champion: Any = ANY_CHAMPION) -
     """Make ``version`` the champion; the old champion becomes ``previous_champion``.
 
     This is the manual, explicit promotion: it does not compare models and does not
-    refuse a version tagged ``rolled_back`` (``promote_if_better`` does both).
+    refuse a version tagged ``rolled_back`` (``promote_if_better`` does both). A promoted
+    version is in production again, so its ``rolled_back`` tag is removed.
 
     ``expected_champion`` (a version, or None for "no champion") makes it a
     compare-and-set: if the champion is no longer that version, nothing changes and
@@ -353,6 +354,8 @@ def promote(name: str, version: int, *, expected_champion: Any = ANY_CHAMPION) -
     set_alias(name, CHAMPION, version)
     if get_alias_version(name, CHALLENGER) == version:
         delete_alias(name, CHALLENGER)  # it is not a candidate any more
+    if is_rolled_back(name, version):
+        mlflow.MlflowClient().delete_model_version_tag(name, str(version), "rolled_back")
 
 
 def is_rolled_back(name: str, version: int | str) -> bool:

@@ -272,6 +272,9 @@ def test_gate_refuses_a_rolled_back_version_unless_allowed(tracked, frames, good
 
     assert allowed.promoted, allowed.reason
     assert tracking.get_alias_version(NAME, "champion") == new
+    # in production again: a later gate compares it like any other version
+    assert not tracking.is_rolled_back(NAME, new)
+    assert "rolled_back" not in tracking.model_version(NAME, new).tags
 
 
 def test_gate_does_not_promote_when_the_champion_changed_during_the_comparison(
