@@ -1,7 +1,9 @@
 """The course's DVC pipeline: a fresh `dvc repro` gives exactly the committed dvc.lock,
 and a bad batch stops it at `validate` while the last good model stays in place."""
 
+import itertools
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -79,13 +81,20 @@ print(" ".join(sorted({m.__file__ for name, m in sys.modules.items()
 """
 
 
+def stage_env(cmd: str) -> dict[str, str]:
+    """The ``NAME=value`` assignments a stage's command starts with (the BLAS kernel pin):
+    a stage run by hand must run as `dvc repro` runs it, or it rewrites its outputs."""
+    assignments = itertools.takewhile(lambda word: "=" in word, shlex.split(cmd))
+    return dict(word.split("=", 1) for word in assignments)
+
+
 @pytest.mark.slow
 def test_every_stage_depends_on_the_course_code_it_runs(reproduced: Path) -> None:
     """A stage must list each course module it imports: else editing one (config.py, say)
     leaves `dvc repro` saying "up to date" over stale outputs."""
     stages = yaml.safe_load((reproduced / "dvc.yaml").read_text())["stages"]
-    env = {**os.environ, "PYTHONPATH": str(reproduced / "src")}
     for name, stage in stages.items():
+        env = {**os.environ, **stage_env(stage["cmd"]), "PYTHONPATH": str(reproduced / "src")}
         traced = subprocess.run(
             [sys.executable, "-c", TRACE_STAGE, name],
             cwd=reproduced, env=env, capture_output=True, text=True, check=True,
