@@ -264,6 +264,9 @@ def run(rounds: int, requests: int, naive_requests: int) -> dict:
         # A service can at best cost what the model costs (the in-process baseline), so
         # the speed-up over load-per-request cannot exceed (load + baseline) / baseline.
         summary["speedup_ceiling"] = (load_alone["p50_ms"] + base["p50_ms"]) / base["p50_ms"]
+        summary["share_of_ceiling"] = (
+            summary["speedup_vs_load_per_request"] / summary["speedup_ceiling"]
+        )
         summary["service_rows_per_s"] = rows / (served["mean_ms"] / 1e3)
         report["batches"][str(rows)] = summary
     path = out_dir / "serving.json"
@@ -288,7 +291,8 @@ def print_table(report: dict) -> None:
             f"{'':>5} service/in-process p50 = {summary['overhead_p50']:.2f}x, "
             f"p99/p50 = {summary['p99_over_p50']:.2f}, "
             f"vs load-per-request: {summary['speedup_vs_load_per_request']:.1f}x faster "
-            f"(ceiling {summary['speedup_ceiling']:.1f}x), "
+            f"(ceiling {summary['speedup_ceiling']:.1f}x, "
+            f"{summary['share_of_ceiling']:.0%} of it), "
             f"{summary['service_rows_per_s']:.0f} rows/s"
         )
     print(f"mlflow.pyfunc.load_model alone: p50 {report['model_load_ms']['p50_ms']:.1f} ms")
