@@ -157,6 +157,18 @@ def test_admin_requires_the_token_when_one_is_set(make_client, settings) -> None
         assert client.post("/predict", content=b"{}").status_code != 401  # only /admin
 
 
+def test_admin_refuses_a_page_of_another_site(client) -> None:
+    """A form on any web site can POST to loopback without a CORS preflight."""
+    before = client.get("/model").json()
+    for origin in ("http://evil.example", "null", "http://127.0.0.1:9999"):
+        refused = client.post("/admin/reload", headers={"Origin": origin})
+        assert refused.status_code == 403 and "другого сайта" in refused.json()["detail"]
+        assert client.delete("/admin/challenger", headers={"Origin": origin}).status_code == 403
+    assert client.get("/model").json() == before
+    own_docs = client.delete("/admin/challenger", headers={"Origin": "http://testserver"})
+    assert own_docs.status_code == 200  # the service's own /docs page
+
+
 @pytest.mark.parametrize(
     ("host", "changes", "exposed"),
     [

@@ -23,6 +23,7 @@ import time
 import uuid
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
@@ -307,9 +308,25 @@ def create_app(settings: ServingSettings) -> FastAPI:
 
 
 def _admin_guard(token: str | None):
-    """A dependency that checks ``Authorization: Bearer <token>`` when a token is set."""
+    """A dependency that refuses ``/admin`` calls sent by a web page of another site and,
+    when a token is set, checks ``Authorization: Bearer <token>``.
 
-    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+    Without a token (the loopback default) any page open in the student's browser could
+    POST to ``/admin/reload``: a form post needs no CORS preflight. Browsers name the
+    page's site in ``Origin``; curl, the notebook client and the service's own ``/docs``
+    send none or this service's own address.
+    """
+
+    def require_token(
+        request: Request, authorization: Annotated[str | None, Header()] = None
+    ) -> None:
+        origin = request.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+            raise HTTPException(
+                403,
+                detail=f"Запрос к /admin со страницы другого сайта ({origin}) отклонён: "
+                "управляйте сервисом из ноутбука (ServiceClient), curl или /docs сервиса.",
+            )
         expected = f"Bearer {token}"
         if token and not secrets.compare_digest((authorization or "").encode(), expected.encode()):
             raise HTTPException(
