@@ -164,7 +164,7 @@ except DataValidationError as error:
 # ROC AUC и бизнес-стоимость ошибок (`evaluate.CostTable`, порог безубыточности).
 
 # %%
-from mlops_course.evaluate import CostTable, evaluate_model
+from mlops_course.evaluate import CostTable, evaluate_model, format_roubles
 from mlops_course.train import train_model
 
 fresh = make_batch(n_eval, seed=seed + 1000).frame
@@ -185,7 +185,7 @@ cost = (
     .round(3)
 )
 extra = cost.loc["партия в метрах", "cost_total"] - cost.loc["хорошая партия", "cost_total"]
-print(f"лишние потери из-за плохой партии: {extra:,.0f} ₽ на {n_eval} заказов".replace(",", " "))
+print(f"лишние потери из-за плохой партии: {format_roubles(extra)} на {n_eval} заказов")
 cost
 
 # %% [markdown]

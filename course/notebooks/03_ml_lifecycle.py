@@ -385,7 +385,7 @@ print("сервис остановлен:", not service.running())
 # модель (версия 1, её можно загрузить из реестра) и новую (версия 2 — ответы сервиса).
 
 # %%
-from mlops_course.evaluate import business_cost
+from mlops_course.evaluate import business_cost, format_roubles
 from mlops_course.lifecycle import SHOWN_QUALITY, compare_quality
 
 truth_3 = live_3.frame["is_late"].to_numpy()
@@ -413,9 +413,11 @@ print(
     f"лучший порог для версии 2: {best_threshold(model_2, test_2, costs):.2f}"
 )
 print(f"тревога поднята по {(fresh_3 >= threshold).mean():.0%} зимних заказов")
-print(f"версия 2 с порогом по умолчанию 0.5: {cost_at[0.5] * per_1000:,.0f} ₽ на 1000 заказов")
 print(
-    f"версия 2 с настроенным порогом:      {cost_at[threshold] * per_1000:,.0f} ₽ на 1000 заказов"
+    f"версия 2 с порогом по умолчанию 0.5: {format_roubles(cost_at[0.5] * per_1000)} на 1000 заказов"
+)
+print(
+    f"версия 2 с настроенным порогом:      {format_roubles(cost_at[threshold] * per_1000)} на 1000 заказов"
 )
 
 # %% [markdown]

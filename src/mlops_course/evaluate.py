@@ -19,6 +19,24 @@ from mlops_course.config import FEATURES, TARGET
 LOWER_IS_BETTER = frozenset({"log_loss", "cost_total", "cost_per_order"})
 """Metrics where smaller is better; for every other metric larger is better."""
 
+COMPARABLE_METRICS = frozenset({"roc_auc", "f1", "accuracy"}) | LOWER_IS_BETTER
+"""Metrics that can compare two models (the quality gate, the retraining trigger)."""
+
+
+def format_roubles(amount: float, *, signed: bool = False) -> str:
+    """``11 775 ₽``: whole roubles, thousands split by a narrow no-break space (a comma
+    would read as a decimal point in Russian); ``signed`` shows ``+``/``-`` (zero as +0)."""
+    whole = round(float(amount))
+    return (f"{whole:+,d}" if signed else f"{whole:,d}").replace(",", "\u202f") + " ₽"
+
+
+def require_comparable(metric: str) -> None:
+    """Refuse a metric whose direction (higher or lower is better) is not known."""
+    if metric not in COMPARABLE_METRICS:
+        raise ValueError(
+            f"Метрика {metric!r} не подходит для сравнения: {sorted(COMPARABLE_METRICS)}."
+        )
+
 
 @dataclass(frozen=True)
 class CostTable:

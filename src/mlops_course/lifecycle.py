@@ -24,7 +24,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from mlops_course.evaluate import LOWER_IS_BETTER, CostTable, score_metrics
+from mlops_course.evaluate import (
+    LOWER_IS_BETTER,
+    CostTable,
+    format_roubles,
+    require_comparable,
+    score_metrics,
+)
 
 STAGES = (
     "framing",
@@ -125,8 +131,10 @@ def retraining_trigger(
 
     Retrain when the monitoring found data drift, or when the live quality is worse than
     the quality measured at training time by more than ``tolerance`` (metric units).
-    Whether "worse" means higher or lower follows from ``metric``, as in the quality gate.
+    Whether "worse" means higher or lower follows from ``metric``, as in the quality gate;
+    like the gate, it refuses a metric it does not know (``ValueError``).
     """
+    require_comparable(metric)
     reasons = []
     if drift_detected:
         reasons.append("обнаружен дрейф данных")
@@ -226,7 +234,8 @@ def deployment_problems(
         (
             "Необходимость ручной настройки параметров",
             "Рост затрат",
-            f"+{untuned_threshold_cost:,.0f} ₽ на 1000 заказов, если порог оставить 0.5",
+            f"{format_roubles(untuned_threshold_cost, signed=True)} на 1000 заказов, "
+            "если порог оставить 0.5",
         ),
         (
             "Отсутствие мониторинга и управления",
@@ -247,7 +256,8 @@ def deployment_problems(
         (
             "Нехватка ресурсов для поддержки",
             "Рост затрат",
-            f"{stale_extra_cost:+,.0f} ₽ на 1000 заказов за устаревшую модель при том же пороге",
+            f"{format_roubles(stale_extra_cost, signed=True)} на 1000 заказов "
+            "за устаревшую модель при том же пороге",
         ),
     ]
     return pd.DataFrame(rows, columns=["проблема", "последствие", "число из этого запуска"])

@@ -180,7 +180,7 @@ def strategy_costs(
     """Weekly cost per order of each retraining strategy, smoothed over ``smooth_weeks``.
 
     Red vertical lines mark the retrain weeks of the strategy ``mark_retrains`` (one
-    legend entry for all of them).
+    legend entry for all of them); none when ``results`` has no such strategy.
     """
     curves = {
         STRATEGY_NAMES.get(name, name): result.weekly.set_index("week")["cost_per_order"]
@@ -190,7 +190,7 @@ def strategy_costs(
     }
     ylabel = f"₽ на заказ (среднее за {smooth_weeks} нед.)"
     quality_over_time(ax, curves, events, ylabel=ylabel, title=title)
-    if mark_retrains is not None:
+    if mark_retrains in results:
         name = STRATEGY_NAMES.get(mark_retrains, mark_retrains)
         for i, week in enumerate(results[mark_retrains].retrain_weeks):
             label = f"переобучение «{name}»" if i == 0 else None

@@ -38,7 +38,10 @@ STRATEGIES = ("never", "periodic", "sliding", "triggered")
 
 @dataclass(frozen=True)
 class StrategyConfig:
-    """Knobs of a retraining strategy (the defaults suit a 52-week stream)."""
+    """Knobs of a retraining strategy (the defaults suit a 52-week stream).
+
+    The three week counts must be at least 1 (a ``ValueError`` otherwise).
+    """
 
     name: str = "never"
     initial_weeks: int = 4
@@ -48,6 +51,12 @@ class StrategyConfig:
     delta: float = 0.005
     threshold: float = 40.0
     model: str = "logreg"
+
+    def __post_init__(self) -> None:
+        for knob in ("initial_weeks", "every_weeks", "window_weeks"):
+            weeks = getattr(self, knob)
+            if weeks < 1:
+                raise ValueError(f"{knob} должно быть не меньше 1 недели (получено {weeks}).")
 
 
 @dataclass
@@ -133,7 +142,15 @@ def compare_strategies(
     """Simulate every strategy; a summary table (mean quality, retrains) and the results.
 
     With ``change_week`` the summary also shows the mean quality after the change.
+    Results are keyed by strategy name, so each name may appear only once in ``configs``.
     """
+    names = [config.name for config in configs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(
+            f"Стратегия {', '.join(map(repr, repeated))} задана несколько раз: результаты "
+            "хранятся по имени стратегии, поэтому сравнивайте её варианты в разных вызовах."
+        )
     results = {config.name: simulate(batches, config, seed) for config in configs}
     rows = []
     for name, result in results.items():
@@ -189,7 +206,12 @@ def first_quality_alarm(
     A week alarms when it is more than ``n_sigmas`` standard errors of a binomial share
     (``share`` of ``orders_per_week`` orders) away from the mean over ``baseline_weeks``.
     Weeks from the first baseline week up to ``change_week`` count as false alarms.
+    ``share`` must lie strictly between 0 and 1 (a fraction, not percent).
     """
+    if not 0 < share < 1:  # written so that a NaN fails too
+        raise ValueError(f"Доля share должна быть между 0 и 1, не в процентах (получено {share}).")
+    if not orders_per_week > 0:
+        raise ValueError(f"orders_per_week должно быть больше 0 (получено {orders_per_week}).")
     baseline = series.loc[baseline_weeks].mean()
     limit = n_sigmas * np.sqrt(share * (1 - share) / orders_per_week)
     outside = (series - baseline).abs() > limit

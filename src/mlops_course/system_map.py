@@ -28,8 +28,8 @@ BOXES: dict[str, tuple[str, ...]] = {
     "Версии и воспроизводимость": ("tracking.py", "reproducibility.py"),
     "Пайплайны и переобучение": ("pipeline.py", "retraining.py", "simulation.py", "flows"),
 }
-# Teaching material (quizzes, lab checks, the course's own pictures) is not part of the
-# ML system, so it is left out of the count.
+# Teaching material (quizzes, lab checks, the course's own pictures, notebook helpers) is
+# not part of the ML system, so it is left out of the count.
 TEACHING = (
     "quizzes/",
     "lab_checks/",
@@ -37,6 +37,9 @@ TEACHING = (
     "course_map.py",
     "system_map.py",
     "devops.py",
+    "plots.py",
+    "lifecycle.py",
+    "notebook_files.py",
 )
 
 

@@ -32,7 +32,12 @@ from mlflow.models.model import ModelInfo
 from mlops_course.config import FEATURES, repo_root, work_dir
 from mlops_course.data import frame_hash
 from mlops_course.environment import environment_record
-from mlops_course.evaluate import LOWER_IS_BETTER, CostTable, evaluate_model
+from mlops_course.evaluate import (
+    LOWER_IS_BETTER,
+    CostTable,
+    evaluate_model,
+    require_comparable,
+)
 
 EXPERIMENT = "delivery-delay"
 MODEL_NAME = "delivery-delay"
@@ -40,8 +45,6 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION = "previous_champion"
 
-# Metrics where a smaller value is the better model; all others: bigger is better.
-GATE_METRICS = frozenset({"roc_auc", "f1", "accuracy"}) | LOWER_IS_BETTER
 
 # Packages whose versions define the model's environment.
 KEY_PACKAGES = ("mlflow", "scikit-learn", "skops", "numpy", "pandas", "scipy")
@@ -401,8 +404,7 @@ def promote_if_better(
     ``rolled_back=true`` (unless ``allow_rolled_back``), or when the champion changed
     while the gate was scoring (another gate finished first: run this one again).
     """
-    if metric not in GATE_METRICS:
-        raise ValueError(f"Метрика {metric!r} не подходит для сравнения: {sorted(GATE_METRICS)}.")
+    require_comparable(metric)
     challenger_version = int(challenger_version)
     decide = partial(PromotionDecision, metric=metric, challenger_version=challenger_version)
     if not validation_ok:

@@ -17,6 +17,8 @@ from mlops_course.evaluate import (
     business_cost,
     cost_by_threshold,
     evaluate_model,
+    format_roubles,
+    require_comparable,
     score_metrics,
 )
 
@@ -144,3 +146,24 @@ def test_a_dearer_miss_never_raises_the_best_threshold(orders):
 
     assert thresholds == sorted(thresholds, reverse=True)
     assert thresholds[0] > thresholds[-1]
+
+
+@pytest.mark.parametrize(
+    ("amount", "signed", "shown"),
+    [
+        (11775.4, False, "11\u202f775 ₽"),
+        (11775.6, True, "+11\u202f776 ₽"),
+        (-12.2, True, "-12 ₽"),
+        (-0.4, True, "+0 ₽"),  # no "-0"
+        (1_234_567, False, "1\u202f234\u202f567 ₽"),
+    ],
+)
+def test_roubles_use_a_space_not_a_comma_between_thousands(amount, signed, shown) -> None:
+    """A comma reads as a decimal point in Russian: 11,775 ₽ would be eleven roubles."""
+    assert format_roubles(amount, signed=signed) == shown
+
+
+def test_a_metric_without_a_known_direction_is_refused() -> None:
+    require_comparable("log_loss")
+    with pytest.raises(ValueError, match="не подходит для сравнения"):
+        require_comparable("logloss")

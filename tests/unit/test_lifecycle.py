@@ -82,12 +82,21 @@ def test_trigger_knows_lower_is_better_metrics_from_their_name(metric):
     assert retraining_trigger(False, 0.60, 0.50, metric)[0] is True
 
 
+@pytest.mark.parametrize("metric", ["logloss", "cost", "ROC_AUC"])
+def test_trigger_refuses_a_metric_it_does_not_know(metric):
+    # "worse" would be guessed: log loss 0.40 -> 0.90 must not pass as an improvement
+    with pytest.raises(ValueError, match=f"Метрика '{metric}'.*log_loss"):
+        retraining_trigger(False, 0.90, 0.40, metric)
+
+
 def test_confident_wrong_share_counts_only_sure_mistakes():
     y_true = [1, 0, 1, 0, 1]
     probability = [0.9, 0.95, 0.1, 0.5, 0.6]
     # wrong and sure: order 2 (0.95, on time) and order 3 (0.1, late)
     assert confident_wrong_share(y_true, probability, confidence=0.8) == pytest.approx(2 / 5)
     assert confident_wrong_share(y_true, probability, confidence=0.99) == 0.0
+    # p equal to the confidence counts as sure (p >= c)
+    assert confident_wrong_share([0, 1], [0.8, 0.8], confidence=0.8) == pytest.approx(1 / 2)
 
 
 def test_plot_lifecycle_draws_loop_and_timeline():
@@ -101,6 +110,10 @@ def test_plot_lifecycle_draws_loop_and_timeline():
     assert any("Мониторинг" in t for t in texts)
     assert any("monitoring-2" in t for t in texts)
     assert len(time_ax.patches) == 2 * len(STAGES)
+    # a Gantt chart: each bar starts where the previous one ended
+    seconds = [r.seconds for r in log.records]
+    assert [bar.get_x() for bar in time_ax.patches] == pytest.approx(np.cumsum([0] + seconds[:-1]))
+    assert [bar.get_width() for bar in time_ax.patches] == pytest.approx(seconds)
     matplotlib.pyplot.close(fig)
 
 
@@ -144,8 +157,33 @@ def test_deployment_problems_puts_run_numbers_into_the_table():
     assert problems["проблема"].nunique() == 4 and len(problems) == 6
     numbers = " | ".join(problems["число из этого запуска"])
     assert "4 настройки сервиса вручную, 7 закреплённых" in numbers
-    assert "+1,234 ₽" in numbers
+    # thousands split by a narrow no-break space: a comma would read as a decimal point
+    assert "+1\u202f234 ₽ на 1000 заказов, если порог" in numbers
     assert "ROC AUC 0.800 → 0.700" in numbers
     assert "обещает 25% опозданий, а их 50%" in numbers
     assert "19 шагов вручную за 2 витка" in numbers
-    assert "-56 ₽" in numbers
+    assert "-56 ₽ на 1000 заказов за устаревшую" in numbers
+
+
+@pytest.mark.parametrize(
+    ("untuned", "stale_extra", "shown"),
+    [
+        (-12.0, 11775.0, ["-12 ₽", "+11\u202f775 ₽"]),
+        (1_234_567.0, -1_234_567.0, ["+1\u202f234\u202f567 ₽", "-1\u202f234\u202f567 ₽"]),
+        (-0.4, 0.4, ["+0 ₽", "+0 ₽"]),
+    ],
+)
+def test_deployment_problems_writes_roubles_the_russian_way(untuned, stale_extra, shown):
+    row = {"roc_auc": 0.8, "log_loss": 0.4, MEAN_PROBABILITY: 0.5, "late_rate": 0.5}
+    problems = deployment_problems(
+        stale=row,
+        fresh=row,
+        n_settings=4,
+        n_pinned_packages=7,
+        untuned_threshold_cost=untuned,
+        stale_extra_cost=stale_extra,
+        n_steps=19,
+    )
+    numbers = problems["число из этого запуска"]
+    assert numbers.iloc[1].startswith(shown[0] + " ")
+    assert numbers.iloc[5].startswith(shown[1] + " ")

@@ -1,6 +1,7 @@
 """Page-Hinkley: streaming == vectorised, detects an abrupt rise fast, rarely false-alarms."""
 
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
+from mlops_course import online_drift
 from mlops_course.online_drift import (
     PageHinkley,
     false_alarm_bound,
@@ -52,6 +54,21 @@ def test_vectorised_alarms_equal_the_streaming_test_with_many_alarms(kind):
         streaming = streaming_alarms(values, 0.005, 3.0)
         assert len(streaming) > 100
         assert streaming == page_hinkley_alarms(values, 0.005, 3.0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_value_is_refused_with_its_position(bad):
+    """One missing label must not switch the test off for good (NaN poisons the mean)."""
+    values = bernoulli_stream(0, 2000, 5000)
+    values[10] = bad
+    with pytest.raises(ValueError, match="позици.* 10"):
+        page_hinkley_alarms(values, DELTA, THRESHOLD)
+    detector = PageHinkley(DELTA, THRESHOLD)
+    for value in values[:10]:
+        detector.update(value)
+    with pytest.raises(ValueError, match="11"):  # the 11th item since the (re)start
+        detector.update(bad)
+    assert detector.n == 10  # the bad item was not counted
 
 
 def call_promptly(function: Callable[..., Any], *args: Any, seconds: float = 10.0) -> Any:
@@ -193,3 +210,26 @@ def test_threshold_tradeoff_lower_threshold_alarms_more_and_detects_faster():
     assert low["медианная задержка, нед."] < high["медианная задержка, нед."]
     # delays are reported in weeks: the expected ~860 items are about 2 weeks of 500
     assert 0 < high["медианная задержка, нед."] < 2.5 * THRESHOLD / (0.15 - DELTA) / 500
+
+
+def fake_delays(monkeypatch, delays) -> None:
+    """Let ``threshold_tradeoff`` see these delays (in items) for every threshold."""
+    monkeypatch.setattr(
+        online_drift, "simulate_detection", lambda *args: (0.0, np.array(delays, dtype=float))
+    )
+
+
+def test_threshold_tradeoff_90_percent_delay_is_the_upper_tail(monkeypatch):
+    fake_delays(monkeypatch, np.arange(1, 11) * 100)  # 1..10 weeks of 100 items
+    row = threshold_tradeoff([50], 0.25, 0.15, 1000, 1000, items_per_week=100).iloc[0]
+    assert row["медианная задержка, нед."] == pytest.approx(5.5)
+    assert row["задержка 90%, нед."] == pytest.approx(10.0)
+
+
+def test_threshold_tradeoff_90_percent_delay_is_never_when_drift_is_often_missed(monkeypatch):
+    fake_delays(monkeypatch, [100] * 8 + [np.inf] * 2)  # 2 streams of 10 never alarm
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "invalid value" from inf - inf
+        row = threshold_tradeoff([50], 0.25, 0.15, 1000, 1000, items_per_week=100).iloc[0]
+    assert row["медианная задержка, нед."] == 1.0
+    assert row["задержка 90%, нед."] == np.inf

@@ -42,6 +42,14 @@ def test_alarm_rate_bars_colors_only_bars_above_the_band(ax):
     assert ax.get_legend() is not None
 
 
+def test_alarm_rate_bars_keeps_bars_inside_the_band_green(ax):
+    # alpha ± 2 standard errors for 100 trials: 0.05 ± 0.044
+    rates = pd.Series({"чуть выше α": 0.07, "выше полосы": 0.10})
+    alarm_rate_bars(ax, rates, alpha=0.05, n_trials=100)
+    bars = ax.patches[: len(rates)]
+    assert [b.get_facecolor() for b in bars] == [to_rgba("tab:green"), to_rgba("tab:red")]
+
+
 def test_late_share_by_bins_plots_one_point_per_interval(ax):
     rng = np.random.default_rng(0)
     distance = rng.uniform(0.1, 12, 4000)
@@ -113,6 +121,22 @@ def test_strategy_costs_one_smoothed_line_per_strategy_and_retrain_marks(ax):
     # 2 curves + 1 event line + 2 retrain marks
     assert len(ax.get_lines()) == 5
     assert "2 нед." in ax.get_ylabel()
+
+
+def test_strategy_costs_without_the_marked_strategy_draws_no_marks(ax):
+    weekly = pd.DataFrame({"week": [4, 5, 6], "cost_per_order": [1.0, 2.0, 3.0]})
+    results = {
+        "never": StrategyResult("never", weekly, []),
+        "periodic": StrategyResult("periodic", weekly, [5]),
+    }
+    strategy_costs(ax, results)  # marks the "triggered" strategy by default: absent here
+    assert len(ax.get_lines()) == 2
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        STRATEGY_NAMES["never"],
+        STRATEGY_NAMES["periodic"],
+    ]
+    strategy_costs(ax, results, mark_retrains="periodic")
+    assert len(ax.get_lines()) == 2 + 2 + 1  # the periodic retrain at week 5 is marked
 
 
 def test_quality_over_time_names_events_in_the_legend_without_text_on_the_plot(ax):

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_course import scenarios
+from mlops_course import retraining, scenarios
 from mlops_course.retraining import (
     StrategyConfig,
     compare_strategies,
@@ -14,6 +14,7 @@ from mlops_course.retraining import (
     simulate,
     strategy_table,
 )
+from mlops_course.train import train_model
 
 WEEKS, CHANGE = 16, 6
 
@@ -40,6 +41,70 @@ def test_periodic_and_sliding_follow_their_schedule(batches):
 def test_strategy_name_is_checked(batches):
     with pytest.raises(ValueError):
         simulate(batches, StrategyConfig("sometimes"))
+
+
+@pytest.mark.parametrize("knob", ["initial_weeks", "every_weeks", "window_weeks"])
+@pytest.mark.parametrize("value", [0, -1])
+def test_strategy_config_needs_at_least_one_week(knob, value):
+    with pytest.raises(ValueError, match=f"{knob}.*не меньше 1"):
+        StrategyConfig("sliding", **{knob: value})
+
+
+def training_weeks(monkeypatch, batches) -> list[list[int]]:
+    """Record, for every model ``simulate`` trains, the weeks its training orders come from."""
+    week_of = pd.concat(pd.Series(b.week, index=b.frame["order_id"]) for b in batches)
+    calls = []
+
+    def spy(frame, *args, **kwargs):
+        calls.append(sorted(set(week_of[frame["order_id"]])))
+        return train_model(frame, *args, **kwargs)
+
+    monkeypatch.setattr(retraining, "train_model", spy)
+    return calls
+
+
+def test_periodic_learns_from_all_labelled_weeks_sliding_from_the_last_few(batches, monkeypatch):
+    calls = training_weeks(monkeypatch, batches)
+    simulate(batches, StrategyConfig("periodic", initial_weeks=2, every_weeks=3, window_weeks=3))
+    # retrains at weeks 4, 7, 10, 13; labels arrive one week late
+    assert calls == [[0, 1], [0, 1, 2, 3], list(range(7)), list(range(10)), list(range(13))]
+    calls.clear()
+    simulate(batches, StrategyConfig("sliding", initial_weeks=2, every_weeks=3, window_weeks=3))
+    assert calls == [[0, 1], [1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]]
+
+
+def test_retraining_uses_only_weeks_whose_labels_have_arrived(monkeypatch):
+    late = list(scenarios.stream(8, 200, seed=5, label_delay_weeks=3))
+    calls = training_weeks(monkeypatch, late)
+    result = simulate(
+        late, StrategyConfig("sliding", initial_weeks=2, every_weeks=2, window_weeks=2)
+    )
+    # at the end of week w the labels of weeks 0..w-3 are known
+    assert result.retrain_weeks == [3, 5, 7]
+    assert calls == [[0, 1], [0], [1, 2], [3, 4]]
+
+
+class CountingDetector:
+    """Stand-in detector that alarms on its ``every``-th item and does not restart itself."""
+
+    every = 50
+
+    def __init__(self, delta, threshold):
+        self.n = 0
+
+    def update(self, value):
+        self.n += 1
+        return self.n == self.every
+
+    def reset(self):
+        self.n = 0
+
+
+def test_triggered_restarts_the_detector_after_each_retrain(batches, monkeypatch):
+    monkeypatch.setattr(retraining, "PageHinkley", CountingDetector)
+    result = simulate(batches, StrategyConfig("triggered", initial_weeks=2))
+    # 600 labelled orders a week: the fresh detector alarms again in every week with labels
+    assert result.retrain_weeks == list(range(3, WEEKS))
 
 
 def test_triggered_retrains_only_after_the_change_is_labelled(batches):
@@ -93,6 +158,12 @@ def test_adapting_beats_never_after_concept_drift(batches):
     assert all(column.isascii() is False for column in shown.columns)
 
 
+def test_compare_strategies_refuses_two_configs_with_one_name(batches):
+    configs = [StrategyConfig("sliding", window_weeks=w) for w in (2, 4)]
+    with pytest.raises(ValueError, match="sliding"):
+        compare_strategies(batches, configs)
+
+
 def test_detection_week_finds_a_rise_in_errors():
     import numpy as np
 
@@ -125,6 +196,18 @@ def test_first_quality_alarm_counts_drops_too():
     series = weekly([0.5, 0.5, 0.5, 0.5, 0.3])
     alarm = first_quality_alarm(series, 4, 0.5, 1000, baseline_weeks=range(0, 4))
     assert alarm.first_week == 4
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0, 25.0, -0.1, float("nan")])
+def test_first_quality_alarm_needs_a_share_between_0_and_1(share):
+    with pytest.raises(ValueError, match="share"):
+        first_quality_alarm(weekly([0.2] * 8), 6, share, 1000, baseline_weeks=range(4))
+
+
+@pytest.mark.parametrize("orders", [0, -5])
+def test_first_quality_alarm_needs_orders(orders):
+    with pytest.raises(ValueError, match="orders_per_week"):
+        first_quality_alarm(weekly([0.2] * 8), 6, 0.25, orders, baseline_weeks=range(4))
 
 
 def test_quality_alarm_table_adds_label_delay():

@@ -33,7 +33,10 @@ def package(tmp_path: Path) -> Path:
         "data.py": 11,
         "serving/app.py": 4,
         "serving/__init__.py": 1,
-        "plots.py": 3,
+        "something_new.py": 3,
+        "plots.py": 20,
+        "lifecycle.py": 25,
+        "notebook_files.py": 6,
         "quizzes/q00.py": 50,
         "lab_checks/lab01.py": 40,
         "checks.py": 30,
@@ -52,6 +55,12 @@ def test_box_of_sorts_modules_into_boxes():
     assert box_of("lab_checks/lab01.py") is None
 
 
+@pytest.mark.parametrize("helper", ["plots.py", "lifecycle.py", "notebook_files.py"])
+def test_notebook_helpers_are_teaching_material(helper):
+    # notebook 02: "помощники ноутбуков в систему не входят и не считаются"
+    assert box_of(helper) is None
+
+
 def test_count_lines_skips_blank_lines_and_other_files(package):
     lines = count_lines(package)
     assert lines["train.py"] == 7
@@ -64,7 +73,7 @@ def test_ml_box_counts_train_and_evaluate_and_excludes_teaching(package):
     assert boxes[ML_BOX] == 7 + 5
     assert boxes["Сервинг"] == 4 + 1
     assert boxes[OTHER_BOX] == 3
-    # 120 lines of quizzes, lab checks and checks.py are not part of the ML system
+    # quizzes, lab checks, checks.py and notebook helpers are not part of the ML system
     assert boxes.sum() == 7 + 5 + 11 + 5 + 3
     assert list(boxes) == sorted(boxes, reverse=True)
 
