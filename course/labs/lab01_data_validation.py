@@ -117,8 +117,9 @@ run_check(check_dtype_problems, dtype_problems)
 #
 # Напишите `range_problems(frame) -> list[str]`: для каждой **числовой** колонки из `RANGES`,
 # которая есть в партии, — строка, если в ней есть пропуски (NaN), и строка, если хоть одно
-# значение вне диапазона. Не опирайтесь на среднее: метры могут прийти лишь у части
-# заказов (новая версия приложения у части курьеров).
+# значение вне диапазона (ниже нижней или выше верхней границы). Не опирайтесь на среднее:
+# метры могут прийти лишь у части заказов (новая версия приложения у части курьеров).
+# Функция только сообщает о проблемах и не меняет `frame`.
 
 
 # %%
@@ -134,7 +135,8 @@ def range_problems(frame: pd.DataFrame) -> list[str]:
         outside = values.notna() & ~values.between(low, high)
         if outside.any():
             problems.append(
-                f"{name}: вне [{low}, {high}] значений: {outside.sum()}, max {values.max():g}"
+                f"{name}: вне [{low}, {high}] значений: {outside.sum()}, "
+                f"min {values.min():g}, max {values.max():g}"
             )
     return problems
     ### END SOLUTION

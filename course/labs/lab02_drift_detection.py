@@ -53,6 +53,11 @@ from mlops_course.lab_checks import lab02_drift_detection as lab
 # - крайние корзины открыты: номер корзины значения x — `np.searchsorted(edges, x, "right")`;
 # - доля пустой корзины заменяется на ε = 1e-4 (`np.maximum(share, 1e-4)`), иначе логарифм
 #   бесконечен.
+#
+# Если будете сверять с `drift.psi` на своих данных: на колонке, где одно значение занимает
+# несколько квантилей (флаг 0/1 с 5 % единиц в эталоне и 60 % в текущей), этот рецепт даёт
+# PSI 0, а `drift.psi` — 1.84, потому что пакет выделяет такому значению свою корзину
+# (та же ловушка — в ноутбуке 04).
 
 
 # %%
@@ -110,9 +115,10 @@ run_check(lab.check_detector, detect_drift)
 # ## Упражнение 3. Мощность и ложные тревоги
 #
 # Напишите симуляцию: `n_seeds` раз сгенерируйте эталон `scenarios.make_batch(n_orders,
-# seed=...)` и текущую выборку `scenarios.make_batch(n_orders, seed=..., scenarios=[scenario],
-# strength=strength)`, вызовите `detector(reference, current)` и верните долю повторов, где
-# он сработал. При strength = 0 это доля ложных тревог, при strength > 0 — мощность.
+# seed=...).frame` и текущую выборку `scenarios.make_batch(n_orders, seed=...,
+# scenarios=[scenario], strength=strength).frame` (детектору нужны таблицы DataFrame, а не
+# объекты Batch), вызовите `detector(reference, current)` и верните долю повторов, где он
+# сработал. При strength = 0 это доля ложных тревог, при strength > 0 — мощность.
 #
 # Повторы должны быть **независимыми**: у эталона и текущей выборки разные seed, и ни одна
 # выборка не встречается в двух повторах (подойдут `seed + 2 * i` и `seed + 2 * i + 1`).

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 
 class CheckFailed(AssertionError):
     """A lab check found a wrong answer; the message says what to fix."""
+
+
+class AnswerProblem(Exception):
+    """The check recognised what is wrong with the student's code (a wrong returned value,
+    a known mistake): the message is the whole hint, so no traceback advice is added."""
 
 
 @dataclass(frozen=True)
@@ -44,12 +50,29 @@ def report(results: list[CheckResult]) -> None:
     print(f"Все проверки пройдены ({len(results)}).")
 
 
+def check_returned(value: object, ok: bool, hint: str) -> None:
+    """Raise ``AnswerProblem`` unless a student's function returned what the exercise asks.
+
+    ``ok`` says whether ``value`` has the right type and shape, ``hint`` what to return
+    instead. ``None`` has its own hint: it nearly always means print instead of return.
+    """
+    if value is None:
+        raise AnswerProblem(
+            "функция ничего не вернула (None): замените print на return "
+            "(или допишите return в конце функции)."
+        )
+    if not ok:
+        raise AnswerProblem(f"функция вернула {type(value).__name__} {reprlib.repr(value)}: {hint}")
+
+
 def run_check(check: Callable[..., list[CheckResult]], *args, **kwargs) -> None:
     """Call a lab check; an exception inside the student's code becomes a hint, not a trace."""
     try:
         results = check(*args, **kwargs)
     except (NotImplementedError, CheckFailed):
         raise
+    except AnswerProblem as problem:  # recognised: the message already says what to fix
+        results = [CheckResult(False, str(problem))]
     except Exception as error:  # the student's code crashed: say so in words
         results = [
             CheckResult(
@@ -97,20 +120,27 @@ def show_quiz(name: str) -> None:
 
 
 # Cyrillic letters that look like the Latin option letters: typed on a Russian keyboard
-# layout they are indistinguishable on screen, so they count as the Latin ones.
-CYRILLIC_LOOKALIKES = str.maketrans("авсе", "abce")
+# layout they are indistinguishable on screen, so they count as the Latin ones. Only true
+# look-alikes, translated before lower-casing: a lowercase «в» does not look like "b" (it
+# is the third Russian option letter, and the Latin "d" key types it), so it stays.
+CYRILLIC_LOOKALIKES = str.maketrans("АВСЕасе", "ABCEace")
 
 
 def normalize_answer(answer: object) -> str:
-    """An answer as an option key: trimmed, lower case, Cyrillic look-alikes made Latin."""
-    return str(answer or "").strip().lower().translate(CYRILLIC_LOOKALIKES)
+    """An answer as an option key: trimmed, Cyrillic look-alikes made Latin, lower case,
+    without a trailing ")" or "." ("b)" and "b." are "b")."""
+    text = str(answer or "").strip().translate(CYRILLIC_LOOKALIKES).lower()
+    return text.rstrip(").").strip()
 
 
-def grade_quiz(name: str, answers: Mapping[int, str]) -> list[CheckResult | None]:
-    """Verdict per question (None while unanswered); wrong answers are not corrected."""
+def grade_quiz(name: str, answers: Mapping[int | str, str]) -> list[CheckResult | None]:
+    """Verdict per question (None while unanswered); wrong answers are not corrected.
+
+    ``answers`` maps the question number (1, 2, ... or "1", "2", ...) to an option key.
+    """
     results: list[CheckResult | None] = []
     for number, question in enumerate(questions(name), start=1):
-        given = normalize_answer(answers.get(number))
+        given = normalize_answer(answers.get(number) or answers.get(str(number)))
         if not given:
             results.append(None)
         elif given not in question.options:
@@ -129,7 +159,7 @@ def grade_quiz(name: str, answers: Mapping[int, str]) -> list[CheckResult | None
     return results
 
 
-def check_quiz(name: str, answers: Mapping[int, str]) -> None:
+def check_quiz(name: str, answers: Mapping[int | str, str]) -> None:
     """Print ✓/✗ per answered question and the score.
 
     A quiz is a self-check, not a gate: it never raises, so a lecture notebook with the

@@ -104,3 +104,52 @@ def test_an_answer_that_is_not_an_option_names_the_latin_options(monkeypatch) ->
     monkeypatch.setattr(checks, "questions", lambda name: quiz)
     (result,) = grade_quiz("any", {1: "ж"})
     assert not result.passed and "a, b" in result.message and "латинск" in result.message
+
+
+def test_a_wrong_returned_value_is_named_without_the_run_the_cell_advice(capsys) -> None:
+    import mlops_course.checks as checks
+
+    def check(value, ok):
+        checks.check_returned(value, ok, "верните список")
+        return [expect(True, "-", "-")]
+
+    with pytest.raises(CheckFailed):
+        run_check(check, None, True)
+    out = capsys.readouterr().out
+    assert "ничего не вернула (None)" in out and "замените print на return" in out
+    assert "Запустите ячейку" not in out
+    with pytest.raises(CheckFailed):
+        run_check(check, (1, 2), False)
+    out = capsys.readouterr().out
+    assert "tuple" in out and "верните список" in out and "Запустите ячейку" not in out
+    run_check(check, [], True)
+    assert "Все проверки пройдены" in capsys.readouterr().out
+
+
+def quiz_abcd(monkeypatch, answer: str = "b") -> None:
+    import mlops_course.checks as checks
+
+    options = {"a": "1", "b": "2", "c": "3", "d": "4"}
+    monkeypatch.setattr(
+        checks, "questions", lambda name: [checks.Question("?", options, answer, "-")]
+    )
+
+
+def test_lowercase_cyrillic_ve_is_not_taken_for_latin_b(monkeypatch) -> None:
+    # «в» is the third Russian option letter (and the Latin "d" key on a Russian layout).
+    quiz_abcd(monkeypatch, answer="b")
+    (result,) = grade_quiz("any", {1: "в"})
+    assert not result.passed and "латинск" in result.message and "a, b, c, d" in result.message
+
+
+@pytest.mark.parametrize("typed", [" b ", "B\n", "b)", "b.", "В"])
+def test_spaces_case_and_a_trailing_bracket_or_dot_are_ignored(monkeypatch, typed) -> None:
+    quiz_abcd(monkeypatch, answer="b")
+    (result,) = grade_quiz("any", {1: typed})
+    assert result.passed, (typed, result.message)
+
+
+def test_answers_may_be_keyed_by_strings(monkeypatch) -> None:
+    quiz_abcd(monkeypatch, answer="b")
+    assert grade_quiz("any", {"1": "b"})[0].passed
+    assert not grade_quiz("any", {"1": "c"})[0].passed

@@ -1,6 +1,10 @@
+import contextlib
+import io
+
 import pandas as pd
 import pytest
 
+from mlops_course.checks import CheckFailed, run_check
 from mlops_course.data import COLUMNS
 from mlops_course.lab_checks.lab01_data_validation import (
     check_column_problems,
@@ -27,8 +31,10 @@ def right_ranges(frame: pd.DataFrame) -> list[str]:
     for name, (low, high) in RANGES.items():
         if name in frame and pd.api.types.is_numeric_dtype(frame[name]):
             values = frame[name]
-            if values.isna().any() or (values.notna() & ~values.between(low, high)).any():
-                problems.append(name)
+            if values.isna().any():
+                problems.append(f"{name}: NaN")
+            if (values.notna() & ~values.between(low, high)).any():
+                problems.append(f"{name}: out of [{low}, {high}]")
     return problems
 
 
@@ -69,13 +75,16 @@ def test_mean_based_range_check_misses_a_few_metres():
 
     results = check_range_problems(by_mean)
     assert results[1].passed  # all metres: the mean sees it
-    assert not results[-1].passed and "среднее" in results[-1].message
+    few_metres = [r for r in results if "метры лишь у" in r.message]
+    assert len(few_metres) == 1 and not few_metres[0].passed
+    assert "среднее" in few_metres[0].message
 
 
 def test_validate_batch_without_dtype_check_misses_wrong_dtype():
     results = check_validate_batch(lambda frame: right_columns(frame) + right_ranges(frame))
     failed = [r.message for r in results if not r.passed]
-    assert len(failed) == 1 and "wrong_dtype" in failed[0]
+    assert len(failed) == 2 and "wrong_dtype" in failed[0]  # alone, then in a mixed batch
+    assert all("order_value" in m and "dtype_problems(frame)" in m for m in failed)
 
 
 def test_dtype_check_by_float64_flags_integer_columns_and_hints_is_numeric():
@@ -118,3 +127,177 @@ def test_unfinished_exercise_stops_the_check():
 
     with pytest.raises(NotImplementedError):
         check_range_problems(unfinished)
+
+
+def feedback(check, student_function) -> str:
+    """What the notebook prints when ``check`` rejects ``student_function``."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(CheckFailed):
+        run_check(check, student_function)
+    return out.getvalue()
+
+
+def failed(results) -> str:
+    return "\n".join(result.message for result in results if not result.passed)
+
+
+def test_print_instead_of_return_is_named():
+    out = feedback(check_validate_batch, lambda frame: print(right_batch(frame)))
+    assert "ничего не вернула (None)" in out and "замените print на return" in out
+    assert "Запустите ячейку" not in out
+
+
+def test_a_list_of_lists_is_told_to_concatenate():
+    def nested(frame):
+        return [right_columns(frame), right_dtypes(frame), right_ranges(frame)]
+
+    out = feedback(check_validate_batch, nested)
+    assert "склейте списки через +" in out and "Запустите ячейку" not in out
+
+
+def test_a_tuple_is_told_to_return_a_list():
+    out = feedback(check_column_problems, lambda frame: tuple(right_columns(frame)))
+    assert "tuple" in out and "list" in out and "Запустите ячейку" not in out
+
+
+def test_swapped_missing_and_extra_labels_are_rejected():
+    def swapped(frame):
+        missing = set(frame.columns) - set(COLUMNS)  # the set difference is reversed
+        extra = set(COLUMNS) - set(frame.columns)
+        return [f"нет колонки {c}" for c in missing] + [f"лишняя колонка {c}" for c in extra]
+
+    results = check_column_problems(swapped)
+    assert sum(not r.passed for r in results) == 3
+    assert "нет колонки prep_time_min" in failed(results)  # says what to write instead
+    assert "лишняя колонка prep_time" in failed(results)
+
+
+def test_bare_column_names_are_rejected():
+    results = check_column_problems(lambda frame: sorted(set(COLUMNS) ^ set(frame.columns)))
+    assert sum(not r.passed for r in results) == 3
+    assert "только имя колонки" in failed(results)
+
+
+def test_other_wordings_of_missing_and_extra_columns_pass():
+    def wordy(frame):
+        gone = [f"отсутствует колонка «{c}»" for c in COLUMNS if c not in frame]
+        new = [f"неожиданная колонка «{c}»" for c in frame if c not in COLUMNS]
+        return gone + new
+
+    assert passed(check_column_problems(wordy))
+
+
+def test_dtype_check_by_conversion_is_told_to_look_at_the_dtype():
+    def by_conversion(frame):
+        problems = []
+        for name in RANGES:
+            try:
+                if name in frame:
+                    frame[name].astype(float)
+            except (TypeError, ValueError):
+                problems.append(name)
+        return problems
+
+    text = failed(check_dtype_problems(by_conversion))
+    assert "wrong_dtype" in text and "is_numeric_dtype" in text and "привести" in text
+
+
+def test_upper_bound_only_is_rejected():
+    def upper_only(frame):
+        problems = []
+        for name, (_low, high) in RANGES.items():
+            if name in frame and pd.api.types.is_numeric_dtype(frame[name]):
+                if frame[name].isna().any():
+                    problems.append(f"{name}: пропуски")
+                if (frame[name] > high).any():
+                    problems.append(f"{name}: больше {high}")
+        return problems
+
+    text = failed(check_range_problems(upper_only))
+    assert "prep_time_min" in text and "нижней границы" in text and "(x < low)" in text
+
+
+def test_missing_values_reported_as_out_of_range_are_rejected():
+    def between_all(frame):
+        return [
+            f"{name}: значения вне [{low}, {high}]"
+            for name, (low, high) in RANGES.items()
+            if name in frame
+            and pd.api.types.is_numeric_dtype(frame[name])
+            and not frame[name].between(low, high).all()
+        ]
+
+    text = failed(check_range_problems(between_all))
+    assert "temperature_c" in text and "о пропусках" in text and "notna()" in text
+
+
+def test_gaps_and_range_in_one_line_are_told_to_split():
+    def one_line(frame):
+        problems = []
+        for name, (low, high) in RANGES.items():
+            if name in frame and pd.api.types.is_numeric_dtype(frame[name]):
+                gaps, outside = frame[name].isna().sum(), (frame[name].dropna() > high).sum()
+                outside += (frame[name].dropna() < low).sum()
+                if gaps or outside:
+                    problems.append(f"{name}: пропусков {gaps}, вне диапазона {outside}")
+        return problems
+
+    text = failed(check_range_problems(one_line))
+    assert "строка о ней одна" in text and "Нужны две" in text
+
+
+def test_and_instead_of_or_gets_a_hint_on_metres():
+    def and_not_or(frame):
+        return [
+            name
+            for name, (low, high) in RANGES.items()
+            if name in frame
+            and pd.api.types.is_numeric_dtype(frame[name])
+            and (frame[name].isna().any() or ((frame[name] < low) & (frame[name] > high)).any())
+        ]
+
+    text = failed(check_range_problems(and_not_or))
+    assert "distance_in_metres" in text and "(x < low) | (x > high)" in text
+
+
+def test_lines_with_zero_counts_are_told_to_be_left_out():
+    def always_counts(frame):
+        return [
+            f"{name}: пропусков {frame[name].isna().sum()}"
+            for name in RANGES
+            if name in frame and pd.api.types.is_numeric_dtype(frame[name])
+        ]
+
+    results = check_range_problems(always_counts)
+    assert not results[0].passed and "проблем 0" in results[0].message
+
+
+def test_short_circuit_or_misses_incidents_of_a_mixed_batch():
+    def short_circuit(frame):
+        return right_columns(frame) or right_dtypes(frame) or right_ranges(frame)
+
+    results = check_validate_batch(short_circuit)
+    assert not results[-1].passed and all(r.passed for r in results[:-1])
+    assert "order_value" in results[-1].message and "distance_km" in results[-1].message
+    assert "column_problems(frame) + dtype_problems(frame)" in results[-1].message
+
+
+def fixing_ranges(frame):
+    # wrong: "cleans" the batch it was asked to check
+    problems = right_ranges(frame)
+    for name in RANGES:
+        if name in frame and pd.api.types.is_numeric_dtype(frame[name]):
+            frame[name] = frame[name].fillna(frame[name].median())
+    return problems
+
+
+@pytest.mark.parametrize(
+    "check, function",
+    [
+        (check_range_problems, fixing_ranges),
+        (check_validate_batch, lambda f: right_columns(f) + right_dtypes(f) + fixing_ranges(f)),
+    ],
+)
+def test_a_function_that_edits_the_frame_in_place_is_rejected(check, function):
+    out = feedback(check, function)
+    assert "не изменяйте frame" in out and "Запустите ячейку" not in out

@@ -1,14 +1,28 @@
 """lab02 checks accept the reference solutions and reject typical wrong answers."""
 
+import contextlib
+import io
+
 import numpy as np
+import pytest
+from scipy import stats
 
 from mlops_course import drift, scenarios
-from mlops_course.config import FEATURES
+from mlops_course.checks import CheckFailed, run_check
+from mlops_course.config import FEATURES, NUMERIC_FEATURES
 from mlops_course.lab_checks import lab02_drift_detection as lab
 
 
 def passed(results) -> bool:
     return all(result.passed for result in results)
+
+
+def feedback(check, *args, **kwargs) -> str:
+    """What the notebook prints when ``check`` rejects the student's function."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(CheckFailed):
+        run_check(check, *args, **kwargs)
+    return out.getvalue()
 
 
 def right_psi(reference, current, bins=10):
@@ -133,9 +147,8 @@ def test_check_detector_names_the_typical_mistake():
     bonferroni = lab.check_detector(bonferroni_detector)
     assert not passed(bonferroni)
     assert "Бонферрони" in failed_messages(bonferroni)
-    as_list = lab.check_detector(list_detector)
-    assert not passed(as_list)
-    assert "словарь" in failed_messages(as_list)
+    as_list = feedback(lab.check_detector, list_detector)
+    assert "словарь" in as_list and "Запустите ячейку" not in as_list
 
 
 def overlapping_alarm_rate(detector, scenario, strength, n_orders, n_seeds, seed):
@@ -163,3 +176,153 @@ def test_check_alarm_rate_names_reused_data_and_wrong_sizes():
     assert "seed + 2 * i" in failed_messages(overlapping)
     sizes = lab.check_alarm_rate(fixed_size_alarm_rate, holm, n_orders=100, n_seeds=20)
     assert "n_orders" in failed_messages(sizes)
+
+
+def holm_p(p):
+    order = np.argsort(p, kind="stable")
+    adjusted = np.empty_like(p)
+    adjusted[order] = np.minimum(np.maximum.accumulate(p[order] * (len(p) - np.arange(len(p)))), 1)
+    return adjusted
+
+
+def test_print_instead_of_return_is_named_in_every_exercise():
+    outputs = [
+        feedback(lab.check_psi, lambda r, c, bins=10: print(right_psi(r, c, bins))),
+        feedback(lab.check_detector, lambda r, c, alpha=0.05: print(right_detector(r, c, alpha))),
+        feedback(
+            lab.check_alarm_rate,
+            lambda *a: print(right_alarm_rate(*a)),
+            holm,
+            n_orders=100,
+            n_seeds=20,
+        ),
+    ]
+    for out in outputs:
+        assert "ничего не вернула (None)" in out and "замените print на return" in out
+        assert "Запустите ячейку" not in out
+
+
+def test_wrong_return_types_get_a_hint_of_what_to_return():
+    array = feedback(lab.check_psi, lambda r, c, bins=10: np.full(3, right_psi(r, c, bins)))
+    assert "верните одно число" in array and "np.sum" in array
+    verdict_only = feedback(lab.check_detector, lambda r, c, alpha=0.05: right_detector(r, c)[0])
+    assert "верните пару (drift, p_values)" in verdict_only
+    as_list = feedback(
+        lab.check_alarm_rate, lambda *a: [right_alarm_rate(*a)], holm, n_orders=100, n_seeds=20
+    )
+    assert "одно число" in as_list
+    for out in (array, verdict_only, as_list):
+        assert "Запустите ячейку" not in out
+
+
+def batch_alarm_rate(detector, scenario, strength, n_orders, n_seeds, seed):
+    # wrong: make_batch(...) without .frame, as the instructions used to read
+    alarms = 0
+    for i in range(n_seeds):
+        reference = scenarios.make_batch(n_orders, seed=seed + 2 * i)
+        current = scenarios.make_batch(n_orders, seed + 2 * i + 1, [scenario], strength)
+        alarms += bool(detector(reference, current))
+    return alarms / n_seeds
+
+
+def test_a_batch_instead_of_a_frame_is_named():
+    out = feedback(lab.check_alarm_rate, batch_alarm_rate, holm, n_orders=100, n_seeds=20)
+    assert "детектору нужен DataFrame: make_batch(...).frame" in out
+    assert "Запустите ячейку" not in out
+
+
+def test_rounded_psi_is_told_not_to_round():
+    text = failed_messages(lab.check_psi(lambda r, c, bins=10: round(right_psi(r, c, bins), 4)))
+    assert "не округляйте" in text and "0.00513623" in text
+
+
+def raw_p(reference, current):
+    tests = {c: drift.ks_test if c in NUMERIC_FEATURES else drift.chi2_test for c in FEATURES}
+    return np.array([tests[c](reference[c], current[c]).pvalue for c in FEATURES])
+
+
+def test_the_raw_p_trap_has_a_raw_p_below_alpha_and_no_holm_p_below_it():
+    reference, current = lab._frames(lab.RAW_P_TRAP_SEEDS)
+    table = drift.dataset_drift(reference, current, alpha=0.05).table
+    assert table["score"].min() < 0.05 <= table["adjusted_p"].min()
+
+
+def test_a_verdict_from_raw_p_values_is_rejected():
+    def raw_verdict(reference, current, alpha=0.05):
+        _, adjusted = right_detector(reference, current, alpha)
+        return bool((raw_p(reference, current) < alpha).any()), adjusted
+
+    text = failed_messages(lab.check_detector(raw_verdict))
+    assert "сырое p < α" in text and "а не сырое" in text
+
+
+def test_the_alpha_trap_changes_its_verdict_with_alpha():
+    reference, current = lab._frames(lab.ALPHA_TRAP_SEEDS, "winter", 0.05)
+    assert drift.dataset_drift(reference, current, alpha=0.05).drift_detected
+    assert not drift.dataset_drift(reference, current, alpha=lab.ALPHA_TRAP).drift_detected
+
+
+def test_a_hard_coded_alpha_is_rejected():
+    text = failed_messages(lab.check_detector(lambda r, c, alpha=0.05: right_detector(r, c)))
+    assert f"α = {lab.ALPHA_TRAP}" in text and "аргументом alpha" in text
+
+
+def test_scipy_ks_2samp_and_ks_on_categories_are_told_to_use_the_course_tests():
+    def with_scipy(reference, current, alpha=0.05):
+        p = np.array(
+            [
+                stats.ks_2samp(reference[c], current[c]).pvalue
+                if c in NUMERIC_FEATURES
+                else drift.chi2_test(reference[c], current[c]).pvalue
+                for c in FEATURES
+            ]
+        )
+        adjusted = holm_p(p)
+        return bool((adjusted < alpha).any()), dict(zip(FEATURES, adjusted, strict=True))
+
+    assert "drift.ks_test" in failed_messages(lab.check_detector(with_scipy))
+
+    def ks_everywhere(reference, current, alpha=0.05):
+        adjusted = holm_p(
+            np.array([drift.ks_test(reference[c], current[c]).pvalue for c in FEATURES])
+        )
+        return bool((adjusted < alpha).any()), dict(zip(FEATURES, adjusted, strict=True))
+
+    out = feedback(lab.check_detector, ks_everywhere)
+    assert "категориальные признаки проверяйте хи-квадратом: drift.chi2_test" in out.lower()
+    assert "Запустите ячейку" not in out
+
+
+def no_strength_alarm_rate(detector, scenario, strength, n_orders, n_seeds, seed):
+    # wrong: strength is not passed, so the scenario is applied in full even at strength 0
+    return right_alarm_rate(detector, scenario, 1.0, n_orders, n_seeds, seed)
+
+
+def scenario_everywhere_alarm_rate(detector, scenario, strength, n_orders, n_seeds, seed):
+    # wrong: the reference gets the scenario too, so there is never a difference
+    alarms = 0
+    for i in range(n_seeds):
+        frames = [
+            scenarios.make_batch(n_orders, seed + 2 * i + j, [scenario], strength).frame
+            for j in (0, 1)
+        ]
+        alarms += bool(detector(*frames))
+    return alarms / n_seeds
+
+
+def test_too_many_false_alarms_from_the_simulation_blame_the_simulation():
+    text = failed_messages(
+        lab.check_alarm_rate(no_strength_alarm_rate, holm, n_orders=100, n_seeds=20)
+    )
+    assert "strength=strength" in text and "эталон — без сценария" in text
+    assert "без поправки" not in text
+    # the detector is still blamed when it is the culprit
+    text = failed_messages(
+        lab.check_alarm_rate(right_alarm_rate, no_correction, n_orders=200, n_seeds=60)
+    )
+    assert "без поправки" in text and "strength=strength" not in text
+
+
+def test_a_scenario_in_the_reference_gets_a_power_hint():
+    results = lab.check_alarm_rate(scenario_everywhere_alarm_rate, holm, n_orders=100, n_seeds=20)
+    assert not results[-1].passed and "эталон — без сценария" in results[-1].message

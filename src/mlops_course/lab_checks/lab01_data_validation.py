@@ -7,18 +7,25 @@ batches from ``scenarios.make_batch`` with a data-quality incident (must report 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
-from mlops_course.checks import CheckResult, expect
+from mlops_course.checks import AnswerProblem, CheckResult, check_returned, expect
 from mlops_course.scenarios import SCENARIOS, make_batch
+from mlops_course.validation import RANGES
 
 CHECK_ROWS = 400
 CHECK_SEED = 2024
-QUALITY_INCIDENTS = ("missing_values", "distance_in_metres", "wrong_dtype", "renamed_column")
 # Incidents that hide in a few rows: the check must not rely on averages.
 SUBTLE_METRES_SHARE = 0.005  # 2 of 400 orders
+# Three incidents in one batch, and the column each one must be named by.
+MIXED_INCIDENTS = {
+    "renamed_column": "prep_time_min",
+    "wrong_dtype": "order_value",
+    "distance_in_metres": "distance_km",
+}
 
 Checker = Callable[[pd.DataFrame], list[str]]
 
@@ -26,22 +33,52 @@ ABSENT_COLUMN_HINT = (
     "Колонки может не быть в партии: пропускайте такие колонки "
     "(if name not in frame.columns: continue) — о пропавших колонках сообщает упражнение 1."
 )
+RANGE_HINT = (
+    "Вне диапазона — значение меньше low ИЛИ больше high: (x < low) | (x > high) "
+    "(через |, а не &), то есть ~x.between(low, high); проверяйте каждое значение."
+)
+# How a message says what happened to a column (exercise 1) or that values are missing.
+MISSING_COLUMN_WORDS = re.compile(r"\bнет\b|отсутств|пропал|не хватает|missing|absent", re.I)
+EXTRA_COLUMN_WORDS = re.compile(r"лишн|неожидан|unexpected|extra", re.I)
+MISSING_VALUE_WORDS = re.compile(r"пропуск|пуст|nan|isna|null|missing", re.I)
+# A bare count of zero ("пропусков 0"), not a bound like "[0, 30]" or a decimal "0.1".
+ZERO_COUNT = re.compile(r"(?<![\w.\[(])0(?![\w.,\]])")
 
 
-def _batch(scenario: str | None = None, strength: float = 1.0) -> pd.DataFrame:
-    scenarios = () if scenario is None else (scenario,)
+def _batch(scenarios: str | Sequence[str] = (), strength: float = 1.0) -> pd.DataFrame:
     return make_batch(CHECK_ROWS, CHECK_SEED, scenarios, strength).frame
 
 
+def _list_problem(value: object) -> str:
+    """What is wrong with a returned value ("" if it is a flat list)."""
+    if not isinstance(value, list):
+        return "верните список строк (list[str]): [...] или list(...)."
+    if any(isinstance(item, list | tuple | set) for item in value):
+        return (
+            "это список списков: склейте списки через + "
+            "(column_problems(frame) + dtype_problems(frame) + ...), а не [a, b, c]."
+        )
+    return ""
+
+
 def _problems(check: Checker, frame: pd.DataFrame) -> list[str]:
-    problems = check(frame.copy())
-    if not isinstance(problems, list):
-        raise TypeError(f"функция должна вернуть list[str], а вернула {type(problems).__name__}")
+    """What ``check`` reports on a copy of ``frame``; it must return a list and not edit it."""
+    given = frame.copy()
+    problems = check(given)
+    problem = _list_problem(problems)
+    check_returned(problems, not problem, problem)
+    if not given.equals(frame):
+        raise AnswerProblem(
+            "функция изменила переданную партию: не изменяйте frame: работайте с копией "
+            "(frame.copy()) или только читайте его — проверка сообщает, а не чинит."
+        )
     return [str(problem) for problem in problems]
 
 
 def _clean_passes(check: Checker, hint: str = "") -> CheckResult:
     problems = _problems(check, _batch())
+    if any(ZERO_COUNT.search(problem) for problem in problems):
+        hint = "Не добавляйте строку, если проблем 0: пишите только о найденных проблемах."
     return expect(
         problems == [],
         "чистая партия проходит без замечаний",
@@ -71,7 +108,7 @@ def _survives(check: Checker, scenario: str, hint: str) -> CheckResult:
     """A broken batch must give a list of problems, not a crash: one check, one concern."""
     try:
         _problems(check, _batch(scenario))
-    except NotImplementedError:
+    except (NotImplementedError, AnswerProblem):
         raise
     except Exception as error:  # the student's code crashed on a broken batch
         return CheckResult(
@@ -81,18 +118,42 @@ def _survives(check: Checker, scenario: str, hint: str) -> CheckResult:
     return CheckResult(True, f"на партии «{scenario}» функция не падает")
 
 
+def _column_reported(check: Checker, scenario: str, column: str, missing: bool) -> CheckResult:
+    """Exercise 1: ``column`` is named as missing (or as extra), not the other way round."""
+    own, opposite = (MISSING_COLUMN_WORDS, EXTRA_COLUMN_WORDS)
+    if not missing:
+        own, opposite = opposite, own
+    named = _mentioning(_problems(check, _batch(scenario)), column)
+    right = [problem for problem in named if own.search(problem) and not opposite.search(problem)]
+    return expect(
+        bool(right),
+        f"инцидент «{scenario}»: колонка названа верно: {right[0] if right else ''}",
+        f"инцидент «{scenario}»: " + _column_hint(named, column, missing, opposite),
+    )
+
+
+def _column_hint(named: list[str], column: str, missing: bool, opposite: re.Pattern) -> str:
+    """Why no message names ``column`` the right way, and the message to write instead."""
+    example = f"нет колонки {column}" if missing else f"лишняя колонка {column}"
+    if not named:
+        return f"в сообщениях нет колонки «{column}»: верните строку «{example}»."
+    if any(opposite.search(problem) for problem in named):
+        state = "пропала из партии" if missing else "лишняя (её нет в COLUMNS)"
+        return (
+            f"колонка «{column}» {state}, а сообщение «{named[0]}» говорит обратное: "
+            "set(COLUMNS) - set(frame.columns) — пропавшие, set(frame.columns) - set(COLUMNS) "
+            f"— лишние. Пишите «{example}»."
+        )
+    return f"в сообщении «{named[0]}» только имя колонки: скажите, что с ней, «{example}»."
+
+
 def check_column_problems(column_problems: Checker) -> list[CheckResult]:
     """Exercise 1: missing and unexpected columns."""
-    missing = "Для каждой колонки из COLUMNS, которой нет в frame.columns, верните «нет колонки …»."
-    unexpected = (
-        "Лишние колонки — тоже проблема: для каждой колонки frame, которой нет в COLUMNS, "
-        "верните «лишняя колонка …»."
-    )
     return [
         _clean_passes(column_problems),
-        _caught(column_problems, "renamed_column", "prep_time_min", hint=missing),
-        _caught(column_problems, "renamed_column", "prep_time", hint=unexpected),
-        _caught(column_problems, "dropped_column", "weather", hint=missing),
+        _column_reported(column_problems, "renamed_column", "prep_time_min", missing=True),
+        _column_reported(column_problems, "renamed_column", "prep_time", missing=False),
+        _column_reported(column_problems, "dropped_column", "weather", missing=True),
     ]
 
 
@@ -103,9 +164,13 @@ def check_dtype_problems(dtype_problems: Checker) -> list[CheckResult]:
         "числами). Целые int64 — тоже числа: используйте pd.api.types.is_numeric_dtype, а не "
         "сравнение с float64."
     )
+    by_dtype = (
+        "Проверяйте dtype колонки (pd.api.types.is_numeric_dtype), а не то, получается ли "
+        "привести значения к числу: строку «1200.0» привести можно, но числом она не стала."
+    )
     return [
         _clean_passes(dtype_problems, clean),
-        _caught(dtype_problems, "wrong_dtype", "order_value"),
+        _caught(dtype_problems, "wrong_dtype", "order_value", hint=by_dtype),
         _survives(dtype_problems, "renamed_column", ABSENT_COLUMN_HINT),
     ]
 
@@ -119,7 +184,7 @@ def check_range_problems(range_problems: Checker) -> list[CheckResult]:
     )
     results = [
         _clean_passes(range_problems, clean),
-        _caught(range_problems, "distance_in_metres", "distance_km"),
+        _caught(range_problems, "distance_in_metres", "distance_km", hint=RANGE_HINT),
         _caught(range_problems, "missing_values", "temperature_c", hint=missing),
         _survives(range_problems, "renamed_column", ABSENT_COLUMN_HINT),
         _survives(
@@ -129,7 +194,12 @@ def check_range_problems(range_problems: Checker) -> list[CheckResult]:
             "(pd.api.types.is_numeric_dtype) — о них сообщает упражнение 2.",
         ),
     ]
-    return [*results, _few_metres_caught(range_problems)]
+    return [
+        *results,
+        _few_metres_caught(range_problems),
+        _below_low_caught(range_problems),
+        _gaps_and_range_apart(range_problems),
+    ]
 
 
 def _few_metres_caught(range_problems: Checker) -> CheckResult:
@@ -144,6 +214,48 @@ def _few_metres_caught(range_problems: Checker) -> CheckResult:
     )
 
 
+def _below_low_caught(range_problems: Checker) -> CheckResult:
+    """A value below the low bound, in a column other than distance_km."""
+    column, low = "prep_time_min", RANGES["prep_time_min"][0]
+    frame = _batch()
+    frame.loc[:2, column] = low - 5
+    matching = _mentioning(_problems(range_problems, frame), column)
+    return expect(
+        bool(matching),
+        f"значение ниже нижней границы поймано: {matching[0] if matching else ''}",
+        f"{column} = {low - 5:g} (ниже нижней границы {low:g}) не поймано: проверяйте обе "
+        "границы, (x < low) | (x > high), а не только верхнюю.",
+    )
+
+
+def _gaps_and_range_apart(range_problems: Checker) -> CheckResult:
+    """A column with both gaps and an out-of-range value: two messages, one per problem."""
+    column, high = "temperature_c", RANGES["temperature_c"][1]
+    frame = _batch()
+    frame.loc[:4, column] = np.nan
+    frame.loc[5:7, column] = high + 20
+    named = _mentioning(_problems(range_problems, frame), column)
+    about_gaps = [problem for problem in named if MISSING_VALUE_WORDS.search(problem)]
+    both = f"в {column} 5 пропусков и 3 значения {high + 20:g} (выше {high:g})"
+    if not about_gaps:
+        hint = (
+            f"{both}, но ни одна строка не говорит о пропусках ({named}). Пропуск — не выход "
+            f"за диапазон: сообщите о пропусках отдельно («{column}: пропусков 5»), а вне "
+            "диапазона считайте только известные значения: values.notna() & "
+            "~values.between(low, high)."
+        )
+    else:
+        hint = (
+            f"{both}, а строка о ней одна: «{named[0]}». Нужны две: одна о пропусках, "
+            "другая о значениях вне диапазона."
+        )
+    return expect(
+        len(named) >= 2 and bool(about_gaps),
+        "пропуски и выход за диапазон в одной колонке — две отдельные строки",
+        hint,
+    )
+
+
 def check_validate_batch(validate_batch: Checker) -> list[CheckResult]:
     """Exercise 4: one function catches every incident and passes a clean batch."""
     # scenario -> (column named in the message, which exercise catches it)
@@ -154,7 +266,25 @@ def check_validate_batch(validate_batch: Checker) -> list[CheckResult]:
         "renamed_column": ("prep_time_min", "column_problems"),
         "dropped_column": ("weather", "column_problems"),
     }
-    return [_clean_passes(validate_batch)] + [
-        _caught(validate_batch, scenario, word, hint=f"Добавьте в результат {function}(frame).")
-        for scenario, (word, function) in words.items()
+    return [
+        _clean_passes(validate_batch),
+        *(
+            _caught(validate_batch, scenario, word, hint=f"Добавьте в результат {function}(frame).")
+            for scenario, (word, function) in words.items()
+        ),
+        _every_incident_named(validate_batch),
     ]
+
+
+def _every_incident_named(validate_batch: Checker) -> CheckResult:
+    """Several incidents in one batch: each affected column is named."""
+    problems = _problems(validate_batch, _batch(tuple(MIXED_INCIDENTS)))
+    missed = [column for column in MIXED_INCIDENTS.values() if not _mentioning(problems, column)]
+    incidents = ", ".join(MIXED_INCIDENTS)
+    return expect(
+        not missed,
+        f"партия с несколькими инцидентами ({incidents}): названы все колонки",
+        f"в партии сразу несколько инцидентов ({incidents}), а колонки {missed} не названы: "
+        "верните проблемы всех трёх функций, column_problems(frame) + dtype_problems(frame) "
+        "+ range_problems(frame); «a or b or c» останавливается на первом непустом списке.",
+    )

@@ -6,6 +6,7 @@ Each check compares the student's function with the course package (``drift.psi`
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ import pandas as pd
 from scipy.stats import binom
 
 from mlops_course import drift, scenarios
-from mlops_course.checks import CheckResult, expect
+from mlops_course.checks import AnswerProblem, CheckResult, check_returned, expect
 from mlops_course.data import frame_hash
 
 FALSE_ALARM_CONFIDENCE = 0.999
@@ -40,13 +41,22 @@ PSI_RECIPE = (
 )
 
 
-def _psi_hint(got: float, reference: np.ndarray, current: np.ndarray, bins: int) -> str:
+def _is_number(value: object) -> bool:
+    """One real number (a Python or NumPy scalar, or a 0-d array), not a list or an array."""
+    return isinstance(value, numbers.Real) or (isinstance(value, np.ndarray) and value.ndim == 0)
+
+
+def _psi_hint(
+    got: float, expected: float, reference: np.ndarray, current: np.ndarray, bins: int
+) -> str:
     """What a wrong PSI most likely got wrong, recognised from its value."""
     if not np.isfinite(got):
         return (
             "получилась бесконечность или nan: в какой-то корзине доля 0, и логарифм "
             "уходит в бесконечность. Замените пустые доли на 1e-4: np.maximum(share, 1e-4)."
         )
+    if abs(got - expected) <= 0.5e-4:
+        return "Совпадает до 4 знаков после запятой: не округляйте результат (уберите round)."
     if np.isclose(got, drift.psi(current, reference, bins=bins), rtol=1e-6, atol=1e-9):
         return (
             "похоже, эталон и текущая выборка перепутаны: корзины строятся по квантилям "
@@ -62,29 +72,47 @@ def check_psi(student_psi: Callable[..., float], seed: int = 0) -> list[CheckRes
     results = []
     for name, reference, current, bins in _psi_cases(seed):
         expected = drift.psi(reference, current, bins=bins)
-        got = float(student_psi(reference, current, bins))
+        got = student_psi(reference, current, bins)
+        check_returned(got, _is_number(got), "верните одно число: сумму по корзинам (np.sum).")
+        got = float(got)
         ok = bool(np.isclose(got, expected, rtol=1e-6, atol=1e-9))
         results.append(
             expect(
                 ok,
                 f"PSI «{name}»: {got:.4f} совпадает с drift.psi",
-                f"PSI «{name}»: у вас {got:.4f}, ожидалось {expected:.4f}. "
-                + ("" if ok else _psi_hint(got, reference, current, bins)),
+                f"PSI «{name}»: у вас {got:.6g}, ожидалось {expected:.6g}. "
+                + ("" if ok else _psi_hint(got, expected, reference, current, bins)),
             )
         )
     return results
 
 
-def _drift_cases(seed: int) -> list[tuple[str, pd.DataFrame, pd.DataFrame]]:
-    reference = scenarios.make_batch(800, seed=seed).frame
+# No drift, yet one raw p-value is 0.033 < 0.05 while every Holm-adjusted one is >= 0.295:
+# a verdict taken from the raw p-values says "drift" here.
+RAW_P_TRAP_SEEDS = (1, 1001)
+# A weak winter (strength 0.05): the smallest Holm p-value is 0.012, so the verdict is
+# "drift" at alpha = 0.05 and "no drift" at ALPHA_TRAP: a hard-coded 0.05 says "drift".
+ALPHA_TRAP_SEEDS = (1, 5)
+ALPHA_TRAP = 0.01
+
+
+def _frames(
+    seeds: tuple[int, int], scenario: str | None = None, strength: float = 1.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A reference batch and a current one (with ``scenario`` at ``strength``), 800 orders."""
+    chosen = () if scenario is None else (scenario,)
+    reference = scenarios.make_batch(800, seed=seeds[0]).frame
+    return reference, scenarios.make_batch(800, seeds[1], chosen, strength).frame
+
+
+def _drift_cases() -> list[tuple[str, pd.DataFrame, pd.DataFrame, float]]:
+    """(name, reference, current, alpha): plain cases, then the two traps above."""
     return [
-        ("без дрейфа", reference, scenarios.make_batch(800, seed=seed + 1).frame),
-        ("зима", reference, scenarios.make_batch(800, seed=seed + 2, scenarios="winter").frame),
-        (
-            "новый район, слабый",
-            reference,
-            scenarios.make_batch(800, seed=seed + 3, scenarios="new_district", strength=0.2).frame,
-        ),
+        ("без дрейфа", *_frames((1, 2)), 0.05),
+        ("зима", *_frames((1, 3), "winter"), 0.05),
+        ("новый район, слабый", *_frames((1, 4), "new_district", 0.2), 0.05),
+        ("без дрейфа, но одно сырое p < α", *_frames(RAW_P_TRAP_SEEDS), 0.05),
+        (f"слабая зима, α = {ALPHA_TRAP}", *_frames(ALPHA_TRAP_SEEDS, "winter", 0.05), ALPHA_TRAP),
     ]
 
 
@@ -101,66 +129,91 @@ def _holm_hint(got: np.ndarray, raw: np.ndarray) -> str:
     if np.nanmax(got) > 1.0:
         return "Есть p-value больше 1: обрежьте сверху единицей (np.minimum(..., 1.0))."
     return (
-        "KS для числовых, хи-квадрат для категориальных; Холм: i-е по возрастанию p "
-        "умножьте на (k − i), сделайте последовательность неубывающей "
-        "(np.maximum.accumulate), обрежьте на 1 и верните значения на места признаков."
+        "p-value считайте drift.ks_test для числовых и drift.chi2_test для категориальных "
+        "признаков (scipy.stats.ks_2samp по умолчанию даёт точные p-value — они другие). "
+        "Холм: i-е по возрастанию p умножьте на (k − i), сделайте последовательность "
+        "неубывающей (np.maximum.accumulate), обрежьте на 1 и верните значения на места "
+        "признаков."
     )
 
 
-def check_detector(
-    student_detect: Callable[..., tuple[bool, Any]], alpha: float = 0.05, seed: int = 1
-) -> list[CheckResult]:
+def _pair_problem(result: object) -> str:
+    """What is wrong with a detector's returned value ("" if it is a (bool, dict) pair)."""
+    if not (isinstance(result, tuple | list) and len(result) == 2):
+        return "верните пару (drift, p_values): return drift_detected, {признак: p-value}."
+    if not isinstance(result[0], bool | np.bool_):
+        return "первым элементом пары нужен вердикт True/False: bool((adjusted < alpha).any())."
+    if not isinstance(result[1], dict):
+        return (
+            "вторым элементом пары нужен словарь {признак: p-value}: dict(zip(FEATURES, adjusted))."
+        )
+    return ""
+
+
+def _detect(student_detect: Callable[..., Any], reference, current, alpha: float) -> tuple:
+    """The student's (verdict, p-values); KS on a text column becomes a hint."""
+    try:
+        result = student_detect(reference, current, alpha)
+    except ValueError as error:
+        if "could not convert string to float" not in str(error):
+            raise
+        raise AnswerProblem(
+            f"ваш код упал: ValueError: {error}. Категориальные признаки проверяйте "
+            "хи-квадратом: drift.chi2_test; drift.ks_test — только для NUMERIC_FEATURES."
+        ) from error
+    problem = _pair_problem(result)
+    check_returned(result, not problem, problem)
+    return result
+
+
+def check_detector(student_detect: Callable[..., tuple[bool, Any]]) -> list[CheckResult]:
     """``student_detect(reference, current, alpha)`` -> (drift?, {column: adjusted p}).
 
-    Compared with ``drift.dataset_drift(..., correction="holm")`` on three pairs of frames.
+    Compared with ``drift.dataset_drift(..., correction="holm")`` on pairs of frames.
     """
     results = []
-    for name, reference, current in _drift_cases(seed):
+    for name, reference, current, alpha in _drift_cases():
         expected = drift.dataset_drift(reference, current, alpha=alpha, correction="holm")
-        expected_p = expected.table.set_index("column")["adjusted_p"]
-        detected, adjusted = student_detect(reference, current, alpha)
-        if not isinstance(adjusted, dict):
-            results.append(
-                expect(
-                    False,
-                    "",
-                    f"«{name}»: вторым элементом пары нужен словарь {{признак: p-value}}, "
-                    f"а получен {type(adjusted).__name__}: dict(zip(FEATURES, adjusted)).",
-                )
-            )
-            continue
-        adjusted = pd.Series(adjusted, dtype=float)
-        same_columns = set(adjusted.index) == set(expected_p.index)
-        results.append(
-            expect(
-                same_columns,
-                f"«{name}»: проверены все {len(expected_p)} признаков",
-                f"«{name}»: проверены признаки {sorted(adjusted.index)}, а нужны "
-                f"{sorted(expected_p.index)} (config.FEATURES).",
-            )
-        )
-        if not same_columns:
-            continue
-        got = adjusted[expected_p.index].to_numpy()
-        raw = expected.table.set_index("column")["score"].to_numpy()
-        close = np.allclose(got, expected_p, rtol=1e-6, atol=1e-12)
-        results.append(
-            expect(
-                close,
-                f"«{name}»: скорректированные p-value совпадают с поправкой Холма",
-                f"«{name}»: p-value не совпадают с drift.dataset_drift(correction='holm'). "
-                + ("" if close else _holm_hint(got, raw)),
-            )
-        )
-        results.append(
-            expect(
-                bool(detected) == expected.drift_detected,
-                f"«{name}»: вердикт «дрейф = {expected.drift_detected}» верный",
-                f"«{name}»: вердикт {bool(detected)}, а должен быть {expected.drift_detected}: "
-                "дрейф есть, если хотя бы одно скорректированное p-value < alpha.",
-            )
-        )
+        detected, adjusted = _detect(student_detect, reference, current, alpha)
+        results += _detector_results(name, expected, detected, pd.Series(adjusted, dtype=float))
     return results
+
+
+def _detector_results(
+    name: str, expected: drift.DatasetDrift, detected: bool, adjusted: pd.Series
+) -> list[CheckResult]:
+    """Verdicts for one pair of frames: columns, Holm p-values, drift or not."""
+    expected_p = expected.table.set_index("column")["adjusted_p"]
+    same_columns = set(adjusted.index) == set(expected_p.index)
+    columns = expect(
+        same_columns,
+        f"«{name}»: проверены все {len(expected_p)} признаков",
+        f"«{name}»: проверены признаки {sorted(adjusted.index)}, а нужны "
+        f"{sorted(expected_p.index)} (config.FEATURES).",
+    )
+    if not same_columns:
+        return [columns]
+    got = adjusted[expected_p.index].to_numpy()
+    raw = expected.table.set_index("column")["score"].to_numpy()
+    close = np.allclose(got, expected_p, rtol=1e-6, atol=1e-12)
+    alpha = expected.alpha
+    not_05 = f" Сравнивайте с аргументом alpha (здесь {alpha}), а не с числом 0.05."
+    return [
+        columns,
+        expect(
+            close,
+            f"«{name}»: скорректированные p-value совпадают с поправкой Холма",
+            f"«{name}»: p-value не совпадают с drift.dataset_drift(correction='holm'). "
+            + ("" if close else _holm_hint(got, raw)),
+        ),
+        expect(
+            bool(detected) == expected.drift_detected,
+            f"«{name}»: вердикт «дрейф = {expected.drift_detected}» верный",
+            f"«{name}»: вердикт {bool(detected)}, а должен быть {expected.drift_detected}: "
+            "дрейф есть, если хотя бы одно скорректированное (по Холму, а не сырое) p-value "
+            "< alpha." + (not_05 if alpha != 0.05 else ""),
+        ),
+    ]
 
 
 def false_alarm_bound(alpha: float, n_seeds: int, confidence: float = FALSE_ALARM_CONFIDENCE):
@@ -177,6 +230,11 @@ def _spy_detector(calls: list[tuple[str, str, int]]) -> Callable[..., bool]:
     """A detector that records what it was given and alarms on every second call."""
 
     def detector(reference: pd.DataFrame, current: pd.DataFrame) -> bool:
+        if not (isinstance(reference, pd.DataFrame) and isinstance(current, pd.DataFrame)):
+            raise AnswerProblem(
+                f"детектор получил {type(reference).__name__} и {type(current).__name__}, "
+                "а детектору нужен DataFrame: make_batch(...).frame."
+            )
         calls.append((frame_hash(reference), frame_hash(current), len(reference) + len(current)))
         return len(calls) % 2 == 0
 
@@ -200,6 +258,49 @@ def _independence_hint(calls: list[tuple[str, str, int]]) -> str:
     return ""
 
 
+def _rate(student_alarm_rate: Callable[..., float], *args: Any) -> float:
+    """What ``student_alarm_rate(*args)`` returned; it must be one number."""
+    rate = student_alarm_rate(*args)
+    check_returned(
+        rate, _is_number(rate), "верните одно число — долю повторов с тревогой (тревог / n_seeds)."
+    )
+    return float(rate)
+
+
+def _reference_alarm_rate(
+    detector: Callable[[pd.DataFrame, pd.DataFrame], bool],
+    scenario: str,
+    strength: float,
+    n_orders: int,
+    n_seeds: int,
+    seed: int,
+) -> float:
+    """A right simulation: independent runs, the scenario only in the current sample."""
+    alarms = 0
+    for i in range(n_seeds):
+        reference = scenarios.make_batch(n_orders, seed=seed + 2 * i).frame
+        current = scenarios.make_batch(n_orders, seed + 2 * i + 1, [scenario], strength).frame
+        alarms += bool(detector(reference, current))
+    return alarms / n_seeds
+
+
+def _false_alarm_hint(detector: Callable[..., bool], bound: float, *run: int) -> str:
+    """Too many false alarms: the simulation is wrong if a right one stays within ``bound``.
+
+    ``run`` is (n_orders, n_seeds, seed), as passed to the student's simulation.
+    """
+    if _reference_alarm_rate(detector, "winter", 0.0, *run) <= bound:
+        return (
+            "с тем же детектором правильная симуляция в границе, значит ошибка в симуляции: "
+            "при strength=0 сдвига быть не должно — передайте strength=strength в make_batch "
+            "текущей выборки; эталон — без сценария."
+        )
+    return (
+        "детектор без поправки на множественное тестирование? Используйте detect_drift с "
+        "поправкой Холма (вердикт — по скорректированным p-value)."
+    )
+
+
 def check_alarm_rate(
     student_alarm_rate: Callable[..., float],
     detector: Callable[[pd.DataFrame, pd.DataFrame], bool],
@@ -214,10 +315,19 @@ def check_alarm_rate(
     then the student's detector must show a false-alarm rate within the binomial bound of
     ``alpha`` with no drift, and a power of at least 0.9 for a full winter.
     """
+    return [
+        *_spy_results(student_alarm_rate, seed),
+        _false_alarm_result(student_alarm_rate, detector, alpha, n_orders, n_seeds, seed),
+        _power_result(student_alarm_rate, detector, n_orders, max(n_seeds // 4, 10), seed),
+    ]
+
+
+def _spy_results(student_alarm_rate: Callable[..., float], seed: int) -> list[CheckResult]:
+    """The simulation itself, seen by a spy detector: calls, sizes, fresh data."""
     calls: list[tuple[str, str, int]] = []
-    spy_rate = student_alarm_rate(_spy_detector(calls), "winter", 0.0, 50, 10, seed)
+    spy_rate = _rate(student_alarm_rate, _spy_detector(calls), "winter", 0.0, 50, 10, seed)
     reused = _independence_hint(calls)
-    results = [
+    return [
         expect(
             len(calls) == 10 and np.isclose(spy_rate, 0.5),
             "детектор вызывается n_seeds раз, доля тревог считается верно",
@@ -237,24 +347,45 @@ def check_alarm_rate(
             reused,
         ),
     ]
-    false_alarms = student_alarm_rate(detector, "winter", 0.0, n_orders, n_seeds, seed)
+
+
+def _false_alarm_result(
+    student_alarm_rate: Callable[..., float],
+    detector: Callable[..., bool],
+    alpha: float,
+    n_orders: int,
+    n_seeds: int,
+    seed: int,
+) -> CheckResult:
+    """No drift: the alarm rate stays within the binomial bound of ``alpha``."""
+    rate = _rate(student_alarm_rate, detector, "winter", 0.0, n_orders, n_seeds, seed)
     bound = false_alarm_bound(alpha, n_seeds)
-    results.append(
-        expect(
-            false_alarms <= bound,
-            f"без дрейфа доля ложных тревог {false_alarms:.3f} ≤ {bound:.3f} "
+    if rate <= bound:
+        return CheckResult(
+            True,
+            f"без дрейфа доля ложных тревог {rate:.3f} ≤ {bound:.3f} "
             f"(биномиальная граница для α = {alpha}, {n_seeds} повторов)",
-            f"без дрейфа доля ложных тревог {false_alarms:.3f} > {bound:.3f}: детектор без "
-            "поправки на множественное тестирование? Используйте detect_drift с поправкой Холма.",
         )
+    return CheckResult(
+        False,
+        f"без дрейфа доля ложных тревог {rate:.3f} > {bound:.3f}: "
+        + _false_alarm_hint(detector, bound, n_orders, n_seeds, seed),
     )
-    power = student_alarm_rate(detector, "winter", 1.0, n_orders, max(n_seeds // 4, 10), seed)
-    results.append(
-        expect(
-            power >= 0.9,
-            f"сильный сдвиг (зима, сила 1) пойман в {power:.0%} повторов",
-            f"сильный сдвиг пойман лишь в {power:.0%} повторов (нужно ≥ 90%): текущая выборка "
-            "должна быть make_batch(..., scenarios=[scenario], strength=strength).",
-        )
+
+
+def _power_result(
+    student_alarm_rate: Callable[..., float],
+    detector: Callable[..., bool],
+    n_orders: int,
+    n_seeds: int,
+    seed: int,
+) -> CheckResult:
+    """A full winter: the detector alarms in at least 90% of the runs."""
+    power = _rate(student_alarm_rate, detector, "winter", 1.0, n_orders, n_seeds, seed)
+    return expect(
+        power >= 0.9,
+        f"сильный сдвиг (зима, сила 1) пойман в {power:.0%} повторов",
+        f"сильный сдвиг пойман лишь в {power:.0%} повторов (нужно ≥ 90%): текущая выборка "
+        "должна быть make_batch(..., scenarios=[scenario], strength=strength).frame; "
+        "эталон — без сценария: make_batch(n_orders, seed=...).frame.",
     )
-    return results
