@@ -159,7 +159,7 @@ def confident_wrong_share(y_true: Any, probability: Any, confidence: float = 0.8
     y_true = np.asarray(y_true).astype(bool)
     probability = np.asarray(probability, dtype=float)
     sure_late = probability >= confidence
-    sure_on_time = probability <= 1.0 - confidence
+    sure_on_time = 1.0 - probability >= confidence  # symmetric: p = 0.2 counts at c = 0.8
     wrong = (sure_late & ~y_true) | (sure_on_time & y_true)
     return float(wrong.mean()) if len(y_true) else math.nan
 

@@ -97,6 +97,8 @@ def test_confident_wrong_share_counts_only_sure_mistakes():
     assert confident_wrong_share(y_true, probability, confidence=0.99) == 0.0
     # p equal to the confidence counts as sure (p >= c)
     assert confident_wrong_share([0, 1], [0.8, 0.8], confidence=0.8) == pytest.approx(1 / 2)
+    # and so does 1 - p equal to it, though 1.0 - 0.8 < 0.2 in floating point
+    assert confident_wrong_share([1, 0], [0.2, 0.2], confidence=0.8) == pytest.approx(1 / 2)
 
 
 def test_plot_lifecycle_draws_loop_and_timeline():
