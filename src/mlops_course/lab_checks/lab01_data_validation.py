@@ -38,8 +38,10 @@ RANGE_HINT = (
     "(через |, а не &), то есть ~x.between(low, high); проверяйте каждое значение."
 )
 # How a message says what happened to a column (exercise 1) or that values are missing.
-MISSING_COLUMN_WORDS = re.compile(r"\bнет\b|отсутств|пропал|не хватает|missing|absent", re.I)
-EXTRA_COLUMN_WORDS = re.compile(r"лишн|неожидан|unexpected|extra", re.I)
+MISSING_COLUMN_WORDS = re.compile(
+    r"\bнет\b|отсутств|пропал|не хватает|не найден|missing|absent|not found", re.I
+)
+EXTRA_COLUMN_WORDS = re.compile(r"лишн|неожидан|неизвест|посторонн|unexpected|extra|unknown", re.I)
 MISSING_VALUE_WORDS = re.compile(r"пропуск|пуст|nan|isna|null|missing", re.I)
 # A bare count of zero ("пропусков 0"), not a bound like "[0, 30]" or a decimal "0.1".
 ZERO_COUNT = re.compile(r"(?<![\w.\[(])0(?![\w.,\]])")
