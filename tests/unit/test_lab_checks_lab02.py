@@ -231,9 +231,16 @@ def test_a_batch_instead_of_a_frame_is_named():
     assert "Запустите ячейку" not in out
 
 
-def test_rounded_psi_is_told_not_to_round():
-    text = failed_messages(lab.check_psi(lambda r, c, bins=10: round(right_psi(r, c, bins), 4)))
-    assert "не округляйте" in text and "0.00513623" in text
+@pytest.mark.parametrize("decimals", [3, 4])
+def test_rounded_psi_is_told_not_to_round(decimals):
+    rounded = lab.check_psi(lambda r, c, bins=10: round(right_psi(r, c, bins), decimals))
+    text = failed_messages(rounded)
+    assert text.count("не округляйте") == 5 and "0.00513623" in text
+
+
+def test_a_psi_off_by_a_little_is_not_told_about_rounding():
+    text = failed_messages(lab.check_psi(lambda r, c, bins=10: right_psi(r, c, bins) + 3e-5))
+    assert "округл" not in text and "Корзины" in text
 
 
 def raw_p(reference, current):

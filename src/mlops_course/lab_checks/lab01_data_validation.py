@@ -37,12 +37,17 @@ RANGE_HINT = (
     "Вне диапазона — значение меньше low ИЛИ больше high: (x < low) | (x > high) "
     "(через |, а не &), то есть ~x.between(low, high); проверяйте каждое значение."
 )
-# How a message says what happened to a column (exercise 1) or that values are missing.
-MISSING_COLUMN_WORDS = re.compile(
-    r"\bнет\b|отсутств|пропал|не хватает|не найден|missing|absent|not found", re.I
+# Words that say a column is missing or extra: only a message with the opposite words and
+# none of its own counts as swapped (any other wording is accepted).
+MISSING_WORDS = re.compile(
+    r"\bнет\b|отсутств|пропал|пропущ|не хватает|не найден|missing|absent|not found|no column",
+    re.I,
 )
-EXTRA_COLUMN_WORDS = re.compile(r"лишн|неожидан|неизвест|посторонн|unexpected|extra|unknown", re.I)
-MISSING_VALUE_WORDS = re.compile(r"пропуск|пуст|nan|isna|null|missing", re.I)
+EXTRA_WORDS = re.compile(
+    r"лишн|неожидан|не ожида|неизвест|посторонн|\bнов|unexpected|extra|unknown|additional", re.I
+)
+# Numbers and missing-value tokens in a message: what differs between two batches.
+VALUES = re.compile(r"-?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?|\b(?:nan|none|null|na|<na>)\b", re.I)
 # A bare count of zero ("пропусков 0"), not a bound like "[0, 30]" or a decimal "0.1".
 ZERO_COUNT = re.compile(r"(?<![\w.\[(])0(?![\w.,\]])")
 
@@ -120,42 +125,77 @@ def _survives(check: Checker, scenario: str, hint: str) -> CheckResult:
     return CheckResult(True, f"на партии «{scenario}» функция не падает")
 
 
-def _column_reported(check: Checker, scenario: str, column: str, missing: bool) -> CheckResult:
-    """Exercise 1: ``column`` is named as missing (or as extra), not the other way round."""
-    own, opposite = (MISSING_COLUMN_WORDS, EXTRA_COLUMN_WORDS)
-    if not missing:
-        own, opposite = opposite, own
-    named = _mentioning(_problems(check, _batch(scenario)), column)
-    right = [problem for problem in named if own.search(problem) and not opposite.search(problem)]
-    return expect(
-        bool(right),
-        f"инцидент «{scenario}»: колонка названа верно: {right[0] if right else ''}",
-        f"инцидент «{scenario}»: " + _column_hint(named, column, missing, opposite),
-    )
+def _templates(problems: list[str], column: str) -> set[str]:
+    """How the messages naming ``column`` read with the name and the numbers taken out:
+    two batches that differ only in which column is broken give the same templates."""
+    name = re.compile(rf"(?<!\w){re.escape(column)}(?!\w)")
+    return {VALUES.sub("#", name.sub("{}", problem)) for problem in _mentioning(problems, column)}
 
 
-def _column_hint(named: list[str], column: str, missing: bool, opposite: re.Pattern) -> str:
-    """Why no message names ``column`` the right way, and the message to write instead."""
-    example = f"нет колонки {column}" if missing else f"лишняя колонка {column}"
-    if not named:
-        return f"в сообщениях нет колонки «{column}»: верните строку «{example}»."
-    if any(opposite.search(problem) for problem in named):
-        state = "пропала из партии" if missing else "лишняя (её нет в COLUMNS)"
-        return (
-            f"колонка «{column}» {state}, а сообщение «{named[0]}» говорит обратное: "
-            "set(COLUMNS) - set(frame.columns) — пропавшие, set(frame.columns) - set(COLUMNS) "
-            f"— лишние. Пишите «{example}»."
-        )
-    return f"в сообщении «{named[0]}» только имя колонки: скажите, что с ней, «{example}»."
+def _says_opposite(templates: set[str], opposite: re.Pattern, own: re.Pattern) -> bool:
+    return any(opposite.search(text) and not own.search(text) for text in templates)
+
+
+def _reported_as(renamed: list[str], column: str, other: set[str]) -> bool:
+    """``column`` is named, and not in the words used for the other kind of problem."""
+    templates = _templates(renamed, column)
+    return bool(templates) and not templates & other
+
+
+def _how(templates: set[str]) -> str:
+    return f"пишет о ней {sorted(templates)}" if templates else "её не назвала"
 
 
 def check_column_problems(column_problems: Checker) -> list[CheckResult]:
-    """Exercise 1: missing and unexpected columns."""
+    """Exercise 1: missing and unexpected columns.
+
+    The wording is free; the check compares how a missing column (``weather`` dropped) and
+    an extra one (``courier_rating`` added) are reported, then expects the renamed column's
+    two names (``prep_time_min`` gone, ``prep_time`` new) to be reported the same way.
+    """
+    gone = _templates(_problems(column_problems, _batch("dropped_column")), "weather")
+    extra = _batch().assign(courier_rating=5.0)
+    added = _templates(_problems(column_problems, extra), "courier_rating")
+    renamed = _problems(column_problems, _batch("renamed_column"))
+    distinct = bool(gone) and bool(added) and not gone & added
+    gone_as_extra = _says_opposite(gone, EXTRA_WORDS, MISSING_WORDS)
+    added_as_missing = _says_opposite(added, MISSING_WORDS, EXTRA_WORDS)
+    swapped = (
+        "set(COLUMNS) - set(frame.columns) — пропавшие колонки, set(frame.columns) - "
+        "set(COLUMNS) — лишние; не перепутайте, какая строка о какой."
+    )
     return [
         _clean_passes(column_problems),
-        _column_reported(column_problems, "renamed_column", "prep_time_min", missing=True),
-        _column_reported(column_problems, "renamed_column", "prep_time", missing=False),
-        _column_reported(column_problems, "dropped_column", "weather", missing=True),
+        expect(
+            bool(gone) and not gone_as_extra,
+            "пропавшая колонка названа",
+            f"колонки weather нет в партии, а функция {_how(gone)}: "
+            "верните строку «нет колонки weather». " + swapped * gone_as_extra,
+        ),
+        expect(
+            bool(added) and not added_as_missing,
+            "лишняя колонка названа",
+            f"в партии лишняя колонка courier_rating, а функция {_how(added)}: "
+            "верните строку «лишняя колонка courier_rating». " + swapped * added_as_missing,
+        ),
+        expect(
+            distinct or not (gone and added),
+            "о пропавшей и о лишней колонке сообщения разные",
+            f"о пропавшей и о лишней колонке функция пишет одно и то же ({sorted(gone)}): "
+            "скажите, что с колонкой, — «нет колонки …» или «лишняя колонка …».",
+        ),
+        expect(
+            _reported_as(renamed, "prep_time_min", added),
+            "переименование: prep_time_min названа пропавшей",
+            "при переименовании колонка prep_time_min пропала, а функция назвала её лишней "
+            f"или не назвала: {_mentioning(renamed, 'prep_time_min')}. " + swapped,
+        ),
+        expect(
+            _reported_as(renamed, "prep_time", gone),
+            "переименование: prep_time названа лишней",
+            "при переименовании колонка prep_time лишняя, а функция назвала её пропавшей "
+            f"или не назвала: {_mentioning(renamed, 'prep_time')}. " + swapped,
+        ),
     ]
 
 
@@ -231,30 +271,40 @@ def _below_low_caught(range_problems: Checker) -> CheckResult:
 
 
 def _gaps_and_range_apart(range_problems: Checker) -> CheckResult:
-    """A column with both gaps and an out-of-range value: two messages, one per problem."""
+    """Gaps and out-of-range values in one column are two problems, told apart.
+
+    Batch A has only gaps in ``temperature_c``, batch B only values above its range, batch
+    C both: A and B must be reported differently (a gap is not a value out of range) and C
+    with two lines. The wording is free.
+    """
     column, high = "temperature_c", RANGES["temperature_c"][1]
-    frame = _batch()
-    frame.loc[:4, column] = np.nan
-    frame.loc[5:7, column] = high + 20
-    named = _mentioning(_problems(range_problems, frame), column)
-    about_gaps = [problem for problem in named if MISSING_VALUE_WORDS.search(problem)]
-    both = f"в {column} 5 пропусков и 3 значения {high + 20:g} (выше {high:g})"
-    if not about_gaps:
-        hint = (
-            f"{both}, но ни одна строка не говорит о пропусках ({named}). Пропуск — не выход "
-            f"за диапазон: сообщите о пропусках отдельно («{column}: пропусков 5»), а вне "
-            "диапазона считайте только известные значения: values.notna() & "
-            "~values.between(low, high)."
+    gaps, outside, both = _batch(), _batch(), _batch()
+    for frame in (gaps, both):
+        frame.loc[:4, column] = np.nan
+    for frame in (outside, both):
+        frame.loc[5:7, column] = high + 20
+    said = {
+        name: _templates(_problems(range_problems, frame), column)
+        for name, frame in (("gaps", gaps), ("outside", outside))
+    }
+    lines = _mentioning(_problems(range_problems, both), column)
+    hints = []
+    if said["gaps"] & said["outside"]:
+        hints.append(
+            f"5 пропусков в {column} функция описала так же, как 3 значения {high + 20:g} "
+            f"(выше {high:g}): {sorted(said['gaps'])}. Пропуск — не выход за диапазон: "
+            "о пропусках — своя строка (isna().sum()), а вне диапазона считайте только "
+            "известные значения: values.notna() & ~values.between(low, high)."
         )
-    else:
-        hint = (
-            f"{both}, а строка о ней одна: «{named[0]}». Нужны две: одна о пропусках, "
-            "другая о значениях вне диапазона."
+    if len(lines) < 2:
+        hints.append(
+            f"В {column} 5 пропусков и 3 значения {high + 20:g}, а строк о ней {len(lines)}: "
+            f"{lines}. Нужны две: одна о пропусках, другая о значениях вне диапазона."
         )
     return expect(
-        len(named) >= 2 and bool(about_gaps),
-        "пропуски и выход за диапазон в одной колонке — две отдельные строки",
-        hint,
+        not hints,
+        "пропуски и выход за диапазон в одной колонке — две разные строки",
+        " ".join(hints),
     )
 
 
