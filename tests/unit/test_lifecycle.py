@@ -165,27 +165,3 @@ def test_deployment_problems_puts_run_numbers_into_the_table():
     assert "обещает 25% опозданий, а их 50%" in numbers
     assert "19 шагов вручную за 2 витка" in numbers
     assert "-56 ₽ на 1000 заказов за устаревшую" in numbers
-
-
-@pytest.mark.parametrize(
-    ("untuned", "stale_extra", "shown"),
-    [
-        (-12.0, 11775.0, ["-12 ₽", "+11\u202f775 ₽"]),
-        (1_234_567.0, -1_234_567.0, ["+1\u202f234\u202f567 ₽", "-1\u202f234\u202f567 ₽"]),
-        (-0.4, 0.4, ["+0 ₽", "+0 ₽"]),
-    ],
-)
-def test_deployment_problems_writes_roubles_the_russian_way(untuned, stale_extra, shown):
-    row = {"roc_auc": 0.8, "log_loss": 0.4, MEAN_PROBABILITY: 0.5, "late_rate": 0.5}
-    problems = deployment_problems(
-        stale=row,
-        fresh=row,
-        n_settings=4,
-        n_pinned_packages=7,
-        untuned_threshold_cost=untuned,
-        stale_extra_cost=stale_extra,
-        n_steps=19,
-    )
-    numbers = problems["число из этого запуска"]
-    assert numbers.iloc[1].startswith(shown[0] + " ")
-    assert numbers.iloc[5].startswith(shown[1] + " ")
