@@ -34,6 +34,14 @@ import pandas as pd
 from scipy.optimize import brentq
 
 
+def _not_finite(value: float, where: str) -> ValueError:
+    """A NaN (a missing label, say) would make the mean NaN and switch the test off."""
+    return ValueError(
+        f"Пейдж-Хинкли: значение {value} ({where}) — не конечное число; "
+        "уберите пропуски (NaN) из потока ошибок."
+    )
+
+
 @dataclass
 class PageHinkley:
     """The Page-Hinkley test, one item at a time (``update`` returns True on an alarm)."""
@@ -57,10 +65,7 @@ class PageHinkley:
         it would make the mean NaN and switch the test off for good.
         """
         if not np.isfinite(value):
-            raise ValueError(
-                f"Пейдж-Хинкли: значение {value} (элемент {self.n + 1} после (пере)запуска) "
-                "— не конечное число; уберите пропуски (NaN) из потока ошибок."
-            )
+            raise _not_finite(value, f"элемент {self.n + 1} после (пере)запуска")
         self.n += 1
         self.mean += (value - self.mean) / self.n
         self.cumulative += value - self.mean - self.delta
@@ -102,10 +107,7 @@ def page_hinkley_alarms(
     values = np.asarray(values, dtype=float)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
-        raise ValueError(
-            f"Пейдж-Хинкли: на позиции {bad[0]} значение {values[bad[0]]} (всего таких "
-            f"{bad.size}) — не конечное число; уберите пропуски (NaN) из потока ошибок."
-        )
+        raise _not_finite(values[bad[0]], f"позиция {bad[0]}, всего таких {bad.size}")
     alarms, start, window = [], 0, FIRST_WINDOW
     while start < values.size:
         position = _first_alarm(values[start : start + window], delta, threshold, min_samples)

@@ -94,9 +94,14 @@ def _clean_passes(check: Checker, hint: str = "") -> CheckResult:
     )
 
 
+def _whole_word(word: str) -> re.Pattern:
+    """``word`` as a whole word: "prep_time" is not found in "prep_time_min"."""
+    return re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
+
+
 def _mentioning(problems: list[str], word: str) -> list[str]:
-    """The problems that name ``word`` as a whole word ("prep_time" is not in "prep_time_min")."""
-    pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
+    """The problems that name ``word`` as a whole word."""
+    pattern = _whole_word(word)
     return [problem for problem in problems if pattern.search(problem)]
 
 
@@ -128,7 +133,7 @@ def _survives(check: Checker, scenario: str, hint: str) -> CheckResult:
 def _templates(problems: list[str], column: str) -> set[str]:
     """How the messages naming ``column`` read with the name and the numbers taken out:
     two batches that differ only in which column is broken give the same templates."""
-    name = re.compile(rf"(?<!\w){re.escape(column)}(?!\w)")
+    name = _whole_word(column)
     return {VALUES.sub("#", name.sub("{}", problem)) for problem in _mentioning(problems, column)}
 
 
