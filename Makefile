@@ -69,7 +69,7 @@ mlflow-ui: venv  ## MLflow UI on 127.0.0.1:5000 (MLFLOW_HOME=.work/lifecycle: no
 		echo "Нет базы MLflow в $(MLFLOW_HOME)/mlflow: проверьте путь или сначала выполните ноутбук." >&2; \
 		exit 2; }
 	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --workers 1 --backend-store-uri "$$($(BIN)/python \
-		-c 'import sys; from mlops_course.tracking import tracking_uri; print(tracking_uri(sys.argv[1] or None))' \
+		-c 'import sys; from mlops_course.versioning.tracking import tracking_uri; print(tracking_uri(sys.argv[1] or None))' \
 		"$(MLFLOW_HOME)")"
 
 lock: venv  ## re-resolve requirements.in into requirements.lock, environment.yml and the serving lock

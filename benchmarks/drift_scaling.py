@@ -22,8 +22,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mlops_course import data, drift
 from mlops_course.config import CATEGORICAL_FEATURES, NUMERIC_FEATURES, TARGET, work_dir
+from mlops_course.monitoring import drift
+from mlops_course.scenario import generator
 
 SIZES = (10_000, 100_000, 1_000_000)
 NUMERIC = list(NUMERIC_FEATURES)
@@ -51,8 +52,8 @@ def growth_exponent(rows: list[int], seconds: list[float]) -> float:
 
 
 def measure(n_rows: int, repeats: int, with_evidently: bool) -> dict[str, float | int | None]:
-    reference = data.generate_orders(n_rows, seed=1)
-    current = data.generate_orders(n_rows, seed=2)
+    reference = generator.generate_orders(n_rows, seed=1)
+    current = generator.generate_orders(n_rows, seed=2)
 
     def run_suite() -> object:
         return drift.column_drift(reference, current, columns=COLUMNS)

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlops_course.config import SEED, work_dir
-from mlops_course.data import generate_orders, save_orders
-from mlops_course.scenarios import make_batch
+from mlops_course.scenario.generator import generate_orders, save_orders
+from mlops_course.scenario.problems import make_batch
 
 SIZES = (10_000, 100_000, 1_000_000)
 REPEATS = 3

@@ -37,10 +37,10 @@ import pandas as pd
 from fastapi import FastAPI, Request, Response
 
 from mlops_course.config import FEATURES, SEED, work_dir
-from mlops_course.data import generate_orders
+from mlops_course.model.train import train_model
+from mlops_course.scenario.generator import generate_orders
 from mlops_course.serving.background import free_port, start_service
 from mlops_course.serving.schemas import orders_payload
-from mlops_course.train import train_model
 
 BATCH_SIZES = (1, 1000)
 HOST = "127.0.0.1"
@@ -53,7 +53,7 @@ def naive_app(model_uri: str):
     """A FastAPI app whose handler loads the model on each request (the anti-pattern)."""
     import mlflow.pyfunc
 
-    from mlops_course.tracking import setup_tracking
+    from mlops_course.versioning.tracking import setup_tracking
 
     setup_tracking()
 
@@ -172,12 +172,10 @@ def register_models() -> tuple[str, str, object]:
     import mlflow
     import mlflow.sklearn
 
-    from mlops_course.tracking import (
-        MODEL_NAME,
+    from mlops_course.versioning.registry import MODEL_NAME, register, set_alias
+    from mlops_course.versioning.tracking import (
         SKOPS_TRUSTED_TYPES,
         model_requirements,
-        register,
-        set_alias,
         setup_tracking,
     )
 

@@ -31,7 +31,7 @@ import jupytext
 import nbformat
 from nbformat import NotebookNode
 
-from mlops_course.notebook_files import python_minor
+from mlops_course.versioning.environment import python_minor
 
 ROOT = Path(__file__).resolve().parents[1]
 KERNEL = "python3"
@@ -44,7 +44,8 @@ SOLUTION_REGION = re.compile(
 )
 DEFAULT_TODO = "напишите здесь своё решение (см. задание выше)"
 # What JupyterLab writes once ipykernel connects, except the Python version: only its minor
-# part is recorded, as the Jupyter server's save hook does (see mlops_course.notebook_files).
+# part is recorded, as the Jupyter server's save hook does
+# (see mlops_course.classroom.notebook_files).
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL}
 LANGUAGE_INFO = {
     "codemirror_mode": {"name": "ipython", "version": 3},

@@ -35,8 +35,8 @@ n_orders = 500
 # %%
 import pandas as pd
 
-from mlops_course.checks import run_check
-from mlops_course.scenarios import QUALITY, make_batch, scenarios_table
+from mlops_course.classroom.checks import run_check
+from mlops_course.scenario.problems import QUALITY, make_batch, scenarios_table
 
 table = scenarios_table()
 incidents = table[table["kind"] == QUALITY][["scenario", "description"]]
@@ -44,7 +44,7 @@ for incident in incidents.itertuples():
     print(f"{incident.scenario}: {incident.description}")
 
 # %%
-from mlops_course.data import COLUMNS
+from mlops_course.scenario.generator import COLUMNS
 
 clean = make_batch(n_orders, seed=seed).frame
 metres = make_batch(n_orders, seed=seed, scenarios="distance_in_metres").frame
@@ -55,11 +55,11 @@ pd.DataFrame(
 
 # %% [markdown]
 # Допустимые диапазоны числовых колонок (физический смысл: заказ не бывает дальше 50 км).
-# Берём их из схемы курса (`mlops_course.validation`), чтобы ваши проверки и pandera
+# Берём их из схемы курса (`mlops_course.model.validation`), чтобы ваши проверки и pandera
 # сверяли одно и то же.
 
 # %%
-from mlops_course.validation import RANGES
+from mlops_course.model.validation import RANGES
 
 for name, (low, high) in RANGES.items():
     print(f"{name:>14}: от {low} до {high}")
@@ -83,7 +83,7 @@ def column_problems(frame: pd.DataFrame) -> list[str]:
 
 
 # %%
-from mlops_course.lab_checks.lab01_data_validation import check_column_problems
+from mlops_course.classroom.lab_checks.lab01_data_validation import check_column_problems
 
 run_check(check_column_problems, column_problems)
 
@@ -108,7 +108,7 @@ def dtype_problems(frame: pd.DataFrame) -> list[str]:
 
 
 # %%
-from mlops_course.lab_checks.lab01_data_validation import check_dtype_problems
+from mlops_course.classroom.lab_checks.lab01_data_validation import check_dtype_problems
 
 run_check(check_dtype_problems, dtype_problems)
 
@@ -143,7 +143,7 @@ def range_problems(frame: pd.DataFrame) -> list[str]:
 
 
 # %%
-from mlops_course.lab_checks.lab01_data_validation import check_range_problems
+from mlops_course.classroom.lab_checks.lab01_data_validation import check_range_problems
 
 run_check(check_range_problems, range_problems)
 
@@ -163,7 +163,7 @@ def validate_batch(frame: pd.DataFrame) -> list[str]:
 
 
 # %%
-from mlops_course.lab_checks.lab01_data_validation import check_validate_batch
+from mlops_course.classroom.lab_checks.lab01_data_validation import check_validate_batch
 
 run_check(check_validate_batch, validate_batch)
 
@@ -174,7 +174,7 @@ run_check(check_validate_batch, validate_batch)
 # (`validation.validate_orders`, pandera).
 
 # %%
-from mlops_course.validation import validate_orders
+from mlops_course.model.validation import validate_orders
 
 rows = []
 for name in ["(чистая)", *incidents["scenario"]]:

@@ -37,10 +37,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from mlops_course import drift, scenarios
-from mlops_course.checks import run_check
+from mlops_course.classroom.checks import run_check
+from mlops_course.classroom.lab_checks import lab02_drift_detection as lab
 from mlops_course.config import FEATURES, NUMERIC_FEATURES
-from mlops_course.lab_checks import lab02_drift_detection as lab
+from mlops_course.monitoring import drift
+from mlops_course.scenario import problems
 
 # %% [markdown]
 # ## Упражнение 1. PSI
@@ -114,8 +115,8 @@ run_check(lab.check_detector, detect_drift)
 # %% [markdown]
 # ## Упражнение 3. Мощность и ложные тревоги
 #
-# Напишите симуляцию: `n_seeds` раз сгенерируйте эталон `scenarios.make_batch(n_orders,
-# seed=...).frame` и текущую выборку `scenarios.make_batch(n_orders, seed=...,
+# Напишите симуляцию: `n_seeds` раз сгенерируйте эталон `problems.make_batch(n_orders,
+# seed=...).frame` и текущую выборку `problems.make_batch(n_orders, seed=...,
 # scenarios=[scenario], strength=strength).frame` (детектору нужны таблицы DataFrame, а не
 # объекты Batch), вызовите `detector(reference, current)` и верните долю повторов, где он
 # сработал. При strength = 0 это доля ложных тревог, при strength > 0 — мощность.
@@ -130,8 +131,8 @@ def alarm_rate(detector, scenario, strength, n_orders, n_seeds, seed):
     ### BEGIN SOLUTION Цикл по повторам: два make_batch с разными seed, вызов детектора, доля True
     alarms = 0
     for i in range(n_seeds):
-        reference = scenarios.make_batch(n_orders, seed=seed + 2 * i).frame
-        current = scenarios.make_batch(
+        reference = problems.make_batch(n_orders, seed=seed + 2 * i).frame
+        current = problems.make_batch(
             n_orders, seed=seed + 2 * i + 1, scenarios=[scenario], strength=strength
         ).frame
         alarms += bool(detector(reference, current))

@@ -40,7 +40,7 @@ seed = 42
 # измерять, как их видят детекторы и модели.
 
 # %%
-from mlops_course.data import frame_hash, generate_orders
+from mlops_course.scenario.generator import frame_hash, generate_orders
 
 orders = generate_orders(1_000, seed=seed)
 orders.head()
@@ -62,7 +62,7 @@ print(f"доля опозданий: {orders['is_late'].mean():.1%}")
 # воспроизводимость, масштабируемость) → уровни зрелости 0, 1, 2 → архитектура инструментов.
 
 # %%
-from mlops_course.course_map import labs_table, notebooks_table, plot_course_map
+from mlops_course.classroom.course_map import labs_table, notebooks_table, plot_course_map
 
 notebooks_table()
 
@@ -102,7 +102,7 @@ labs_table()
 # %%
 import pandas as pd
 
-from mlops_course.environment import package_versions
+from mlops_course.versioning.environment import package_versions
 
 pd.Series(package_versions(), name="версия").to_frame()
 
@@ -131,7 +131,7 @@ print("существует:", work_dir().is_dir())
 # Впишите буквы ответов в `answers` и запустите ячейку: помощник скажет, что верно.
 
 # %%
-from mlops_course.checks import check_quiz, show_quiz
+from mlops_course.classroom.checks import check_quiz, show_quiz
 
 show_quiz("00_course_map")
 

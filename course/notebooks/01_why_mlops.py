@@ -55,7 +55,7 @@ orders_per_week = 1_000
 # | роль | отвечает за | артефакт в этом курсе |
 # |---|---|---|
 # | Data Scientist | задача, признаки, модель, оценка качества | ноутбук, метрики |
-# | ML-инженер | пайплайн, упаковка модели, реестр, мониторинг | `train.py`, `dvc.yaml`, MLflow |
+# | ML-инженер | пайплайн, упаковка модели, реестр, мониторинг | `model/train.py`, `dvc.yaml`, MLflow |
 # | DevOps-инженер | окружение, CI/CD, развёртывание, сервис | `Dockerfile`, `ci.yml`, Prometheus |
 #
 # Провал, который мы сейчас воспроизведём, случается ровно на стыках этих ролей.
@@ -69,14 +69,14 @@ orders_per_week = 1_000
 
 # %%
 from mlops_course.config import repo_root
-from mlops_course.data import frame_hash, generate_orders
-from mlops_course.reproducibility import file_hash, model_hash
-from mlops_course.train import split, train_model
+from mlops_course.model.train import split, train_model
+from mlops_course.scenario.generator import frame_hash, generate_orders
+from mlops_course.versioning.reproducibility import file_hash, model_hash
 
 orders = generate_orders(n_orders, seed=seed)
 train, test = split(orders)
 model = train_model(train, seed=seed)
-train_py = repo_root() / "src" / "mlops_course" / "train.py"
+train_py = repo_root() / "src" / "mlops_course" / "model" / "train.py"
 fingerprints = {
     "код (train.py)": file_hash(train_py),
     "данные (orders)": frame_hash(orders),
@@ -122,7 +122,7 @@ notebook_model = LogisticRegression(max_iter=1000).fit(X_train, train[TARGET])
 # тревогу у большинства заказов.
 
 # %%
-from mlops_course.evaluate import CostTable, score_metrics
+from mlops_course.model.evaluate import CostTable, score_metrics
 
 # the cost-optimal alarm threshold for calibrated probabilities (50 / (50 + 300))
 threshold = CostTable().break_even_threshold
@@ -217,7 +217,7 @@ plt.show()
 
 # %%
 from mlops_course.config import display_path, work_dir
-from mlops_course.reproducibility import load_model_bundle, save_model_bundle
+from mlops_course.versioning.reproducibility import load_model_bundle, save_model_bundle
 
 bundle_path = save_model_bundle(
     model, work_dir("models") / "01_model.joblib", data_hash=frame_hash(train)
@@ -233,7 +233,7 @@ print("загрузка в том же окружении: ok, модель та
 # сообщением, а не через час отладки.
 
 # %%
-from mlops_course.reproducibility import (
+from mlops_course.versioning.reproducibility import (
     EnvironmentMismatchError,
     check_environment,
     current_environment,
@@ -254,9 +254,9 @@ except EnvironmentMismatchError as error:
 # зимние заказы. Код не менялся ни на строчку, а число из отчёта больше не получить.
 
 # %%
-from mlops_course.data import load_orders, save_orders
-from mlops_course.evaluate import evaluate_model
-from mlops_course.scenarios import make_batch
+from mlops_course.model.evaluate import evaluate_model
+from mlops_course.scenario.generator import load_orders, save_orders
+from mlops_course.scenario.problems import make_batch
 
 orders_csv = work_dir("data") / "orders.csv"
 
@@ -323,7 +323,7 @@ coefficients.loc[["distance_km", "temperature_c", "weather_snow", "weather_clear
 # вероятности (чем меньше, тем лучше).
 
 # %%
-from mlops_course.scenarios import Event, stream
+from mlops_course.scenario.problems import Event, stream
 
 drift = Event("routing_change", start_week=4, ramp_weeks=4)
 rows, fresh = [], None
@@ -412,7 +412,7 @@ print("с seed, две модели одинаковы:", random_split_model(see
 # Впишите буквы ответов в `answers` и запустите ячейку: помощник скажет, что верно.
 
 # %%
-from mlops_course.checks import check_quiz, show_quiz
+from mlops_course.classroom.checks import check_quiz, show_quiz
 
 show_quiz("01_why_mlops")
 

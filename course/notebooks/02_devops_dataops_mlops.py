@@ -44,7 +44,7 @@ n_eval = 3_000
 
 # %%
 TESTS = """
-from mlops_course.evaluate import business_cost
+from mlops_course.model.evaluate import business_cost
 
 def test_missed_late_order_costs_300():
     assert business_cost([1], [0]) == 300
@@ -61,8 +61,8 @@ def test_correct_predictions_cost_nothing():
 # тихо и возвращает код возврата).
 
 # %%
+from mlops_course.automation.ci import run_pytest
 from mlops_course.config import display_path, work_dir
-from mlops_course.devops import run_pytest
 
 test_file = work_dir("devops") / "test_business_cost.py"
 test_file.write_text(TESTS)
@@ -135,8 +135,8 @@ with pd.option_context("display.max_colwidth", 80):
 # На этой неделе новая версия приложения курьеров стала присылать расстояние в метрах.
 
 # %%
-from mlops_course.scenarios import make_batch
-from mlops_course.validation import DataValidationError, validate_orders
+from mlops_course.model.validation import DataValidationError, validate_orders
+from mlops_course.scenario.problems import make_batch
 
 
 def etl_step(batch: pd.DataFrame) -> pd.DataFrame:
@@ -164,8 +164,8 @@ except DataValidationError as error:
 # ROC AUC и бизнес-стоимость ошибок (`evaluate.CostTable`, порог безубыточности).
 
 # %%
-from mlops_course.evaluate import CostTable, evaluate_model, format_roubles
-from mlops_course.train import train_model
+from mlops_course.model.evaluate import CostTable, evaluate_model, format_roubles
+from mlops_course.model.train import train_model
 
 fresh = make_batch(n_eval, seed=seed + 1000).frame
 threshold = CostTable().break_even_threshold
@@ -200,7 +200,7 @@ cost
 # importing MLflow takes a few seconds, once
 import shutil
 
-from mlops_course import tracking
+from mlops_course.versioning import registry, tracking
 
 # %%
 home = work_dir("02_devops_dataops_mlops")
@@ -212,12 +212,12 @@ tracking.setup_tracking(home=home)
 def log_and_register(model, train_frame) -> int:
     metrics = evaluate_model(model, fresh, threshold)
     info = tracking.log_training_run(model, train_frame, fresh, {"seed": seed}, metrics)
-    return tracking.register(info.model_uri)
+    return registry.register(info.model_uri)
 
 
 # %%
 v1 = log_and_register(models["хорошая партия"], good)
-decision = tracking.promote_if_better(tracking.MODEL_NAME, v1, fresh)
+decision = registry.promote_if_better(registry.MODEL_NAME, v1, fresh)
 print(f"версия {v1}: {decision.reason}")
 
 # %% [markdown]
@@ -226,9 +226,9 @@ print(f"версия {v1}: {decision.reason}")
 
 # %%
 v2 = log_and_register(models["партия в метрах"], bad)
-decision = tracking.promote_if_better(tracking.MODEL_NAME, v2, fresh)
+decision = registry.promote_if_better(registry.MODEL_NAME, v2, fresh)
 print(f"версия {v2}: {decision.reason}")
-print("алиасы реестра:", tracking.aliases())
+print("алиасы реестра:", registry.aliases())
 
 # %% [markdown]
 # ## «В ML код — это лишь часть системы»
@@ -237,15 +237,15 @@ print("алиасы реестра:", tracking.aliases())
 # `train.py`, хэш данных и хэш коэффициентов модели — для данных двух разных недель.
 
 # %%
-from mlops_course.data import frame_hash
-from mlops_course.reproducibility import file_hash, model_hash
+from mlops_course.scenario.generator import frame_hash
+from mlops_course.versioning.reproducibility import file_hash, model_hash
 
 next_week = make_batch(n_orders, seed=seed + 1).frame
 weeks = {
     "эта неделя": (good, models["хорошая партия"]),
     "следующая неделя": (next_week, train_model(next_week, seed=seed)),
 }
-code_hash = file_hash(repo_root() / "src" / "mlops_course" / "train.py")
+code_hash = file_hash(repo_root() / "src" / "mlops_course" / "model" / "train.py")
 fingerprints = pd.DataFrame(
     {week: [code_hash, frame_hash(data), model_hash(m)] for week, (data, m) in weeks.items()},
     index=["код (train.py)", "данные", "модель"],
@@ -263,7 +263,7 @@ fingerprints
 # лабораторных, карты курса и помощники ноутбуков) в систему не входят и не считаются.
 
 # %%
-from mlops_course.system_map import BOXES, TEACHING
+from mlops_course.classroom.system_map import BOXES, TEACHING
 
 print("не считаем (учебные материалы):", ", ".join(TEACHING))
 pd.DataFrame({"коробка": list(BOXES), "модули": [", ".join(p) for p in BOXES.values()]})
@@ -271,7 +271,7 @@ pd.DataFrame({"коробка": list(BOXES), "модули": [", ".join(p) for p
 # %%
 # NBVAL_IGNORE_OUTPUT
 # (the counts change whenever any module of the course changes)
-from mlops_course.system_map import ML_BOX, lines_by_box
+from mlops_course.classroom.system_map import ML_BOX, lines_by_box
 
 boxes = lines_by_box(repo_root() / "src" / "mlops_course")
 ml_share = boxes[ML_BOX] / boxes.sum()
@@ -281,7 +281,7 @@ boxes.to_frame()
 # %%
 import matplotlib.pyplot as plt
 
-from mlops_course.system_map import plot_system_map
+from mlops_course.classroom.system_map import plot_system_map
 
 plot_system_map(boxes)
 plt.show()
@@ -303,7 +303,7 @@ plt.show()
 # Впишите буквы ответов в `answers` и запустите ячейку: помощник скажет, что верно.
 
 # %%
-from mlops_course.checks import check_quiz, show_quiz
+from mlops_course.classroom.checks import check_quiz, show_quiz
 
 show_quiz("02_devops_dataops_mlops")
 

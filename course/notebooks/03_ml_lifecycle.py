@@ -48,8 +48,8 @@ drift_scenarios = ["winter", "peak_load", "routing_change"]
 import atexit
 import shutil
 
+from mlops_course.classroom.lifecycle import LifecycleLog
 from mlops_course.config import display_path, work_dir
-from mlops_course.lifecycle import LifecycleLog
 
 home = work_dir("lifecycle")
 shutil.rmtree(home)
@@ -70,7 +70,7 @@ print("папка цикла:", display_path(home))
 # log loss (чем меньше, тем лучше: он чувствителен к калибровке вероятностей).
 
 # %%
-from mlops_course.evaluate import CostTable
+from mlops_course.model.evaluate import CostTable
 
 with log.stage("framing", turn=1) as note:
     costs = CostTable()
@@ -88,9 +88,9 @@ print(f"порог безубыточности для калиброванны�
 # каких именно данных обучена модель. Валидация проверяет схему до обучения.
 
 # %%
-from mlops_course.data import frame_hash
-from mlops_course.scenarios import make_batch
-from mlops_course.train import split
+from mlops_course.model.train import split
+from mlops_course.scenario.generator import frame_hash
+from mlops_course.scenario.problems import make_batch
 
 with log.stage("data", turn=1) as note:
     orders = make_batch(n_orders, seed).frame
@@ -102,7 +102,7 @@ print(
 )
 
 # %%
-from mlops_course.validation import validate_orders
+from mlops_course.model.validation import validate_orders
 
 with log.stage("validation", turn=1) as note:
     checked = validate_orders(orders)
@@ -115,9 +115,8 @@ print(checked.summary())
 # Порог решения подбираем по таблице затрат на отложенной выборке (`best_threshold`).
 
 # %%
-from mlops_course.evaluate import best_threshold, evaluate_model
-from mlops_course.lifecycle import format_metrics
-from mlops_course.train import train_model
+from mlops_course.model.evaluate import best_threshold, evaluate_model, format_metrics
+from mlops_course.model.train import train_model
 
 with log.stage("training", turn=1) as note:
     model = train_model(train, seed=seed)
@@ -138,7 +137,7 @@ print(f"порог {threshold:.2f};", format_metrics(metrics))
 
 # %%
 
-from mlops_course import tracking
+from mlops_course.versioning import registry, tracking
 
 # a fresh registry in the notebook's own folder (created above), so versions are 1 and 2
 experiment_id = tracking.setup_tracking(home=home)
@@ -148,7 +147,7 @@ with log.stage("registration", turn=1) as note:
     info = tracking.log_training_run(
         model, train, test, {"model": "logreg", "seed": seed, "threshold": threshold}, metrics
     )
-    version_1 = tracking.register(info.model_uri)
+    version_1 = registry.register(info.model_uri)
     note["artefact"] = f"версия {version_1}"
 print("зарегистрирована версия", version_1)
 
@@ -156,8 +155,8 @@ print("зарегистрирована версия", version_1)
 # Ворота качества: первая версия становится чемпионом без сравнения.
 
 # %%
-decision = tracking.promote_if_better(
-    tracking.MODEL_NAME,
+decision = registry.promote_if_better(
+    registry.MODEL_NAME,
     version_1,
     test,
     gate_metric,
@@ -167,7 +166,7 @@ decision = tracking.promote_if_better(
     costs=costs,
 )
 print(decision.reason)
-print("алиасы:", tracking.aliases())
+print("алиасы:", registry.aliases())
 
 # %% [markdown]
 # ### Развёртывание (deployment)
@@ -190,7 +189,7 @@ service_args = {
     "--log-path": str(prediction_log),
 }
 service_env = {"MLOPS_SERVING_THRESHOLD": str(threshold)}
-champion_uri = f"models:/{tracking.MODEL_NAME}@champion"
+champion_uri = f"models:/{registry.MODEL_NAME}@champion"
 cli_args = [part for item in service_args.items() for part in item]
 deploy_started = time.perf_counter()
 service = start_service(champion_uri, extra_args=cli_args, env=service_env, wait=False)
@@ -239,8 +238,8 @@ for label in ("0", "1"):
 # больше чем на 0.05.
 
 # %%
-from mlops_course.lifecycle import retraining_trigger
-from mlops_course.monitoring import run_monitoring
+from mlops_course.automation.triggers import retraining_trigger
+from mlops_course.monitoring.job import run_monitoring
 
 with log.stage("monitoring", turn=1) as note:
     report_1 = run_monitoring(
@@ -332,7 +331,7 @@ with log.stage("registration", turn=2) as note:
         {"model": "logreg", "seed": seed, "threshold": threshold},
         metrics_2,
     )
-    version_2 = tracking.register(info_2.model_uri)
+    version_2 = registry.register(info_2.model_uri)
     note["artefact"] = f"версия {version_2}"
 print("зарегистрирована версия", version_2)
 
@@ -340,8 +339,8 @@ print("зарегистрирована версия", version_2)
 # Ворота качества сравнивают претендента и чемпиона **на одних и тех же свежих данных**.
 
 # %%
-decision_2 = tracking.promote_if_better(
-    tracking.MODEL_NAME,
+decision_2 = registry.promote_if_better(
+    registry.MODEL_NAME,
     version_2,
     test_2,
     gate_metric,
@@ -351,7 +350,7 @@ decision_2 = tracking.promote_if_better(
     costs=costs,
 )
 print(decision_2.reason)
-print("алиасы:", tracking.aliases())
+print("алиасы:", registry.aliases())
 
 # %% [markdown]
 # Алиас `champion` в реестре передвинулся, но сервис об этом не знает: он держит модель в
@@ -385,11 +384,15 @@ print("сервис остановлен:", not service.running())
 # модель (версия 1, её можно загрузить из реестра) и новую (версия 2 — ответы сервиса).
 
 # %%
-from mlops_course.evaluate import business_cost, format_roubles
-from mlops_course.lifecycle import SHOWN_QUALITY, compare_quality
+from mlops_course.model.evaluate import (
+    SHOWN_QUALITY,
+    business_cost,
+    compare_quality,
+    format_roubles,
+)
 
 truth_3 = live_3.frame["is_late"].to_numpy()
-stale_model = tracking.load_version(tracking.MODEL_NAME, version_1)
+stale_model = registry.load_version(registry.MODEL_NAME, version_1)
 stale_3 = stale_model.predict_proba(live_3.frame[model.feature_names_in_])[:, 1]
 fresh_3 = answers_3["probability"].to_numpy()
 compare = {"версия 1 (без переобучения)": stale_3, "версия 2 (после витка 2)": fresh_3}
@@ -429,7 +432,7 @@ print(
 # %%
 import pandas as pd
 
-from mlops_course.lifecycle import deployment_problems
+from mlops_course.classroom.lifecycle import deployment_problems
 
 stale, fresh = quality.iloc[0], quality.iloc[1]
 problems = deployment_problems(
@@ -487,7 +490,7 @@ print(f"самый долгий этап: {slowest.stage} (виток {slowest.t
 # NBVAL_IGNORE_OUTPUT
 import matplotlib.pyplot as plt
 
-from mlops_course.lifecycle import plot_lifecycle
+from mlops_course.classroom.lifecycle import plot_lifecycle
 
 fig = plot_lifecycle(log)
 plt.show()
@@ -515,7 +518,7 @@ log.table()
 # Впишите буквы ответов в `answers` и запустите ячейку: помощник скажет, что верно.
 
 # %%
-from mlops_course.checks import check_quiz, show_quiz
+from mlops_course.classroom.checks import check_quiz, show_quiz
 
 show_quiz("03_ml_lifecycle")
 

@@ -49,10 +49,11 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 from scipy.special import rel_entr
 
-from mlops_course import drift, scenarios
-from mlops_course.plots import alarm_rate_bars, compare_distributions, power_curves
+from mlops_course.classroom.plots import alarm_rate_bars, compare_distributions, power_curves
+from mlops_course.monitoring import drift
+from mlops_course.scenario import problems
 
-reference = scenarios.make_batch(n_reference, seed=seed).frame
+reference = problems.make_batch(n_reference, seed=seed).frame
 print(f"эталон: {len(reference)} заказов, доля опозданий {reference['is_late'].mean():.3f}")
 
 # %% [markdown]
@@ -65,13 +66,13 @@ print(f"эталон: {len(reference)} заказов, доля опоздани
 # %%
 from IPython.display import display
 
-table = scenarios.scenarios_table().query("kind == 'data_drift'")
+table = problems.scenarios_table().query("kind == 'data_drift'")
 with pd.option_context("display.max_colwidth", None):  # descriptions in full
     display(table[["scenario", "columns", "description"]])
 
 # %%
 current = {
-    name: scenarios.make_batch(n_current, seed=seed + 1, scenarios=[name]).frame
+    name: problems.make_batch(n_current, seed=seed + 1, scenarios=[name]).frame
     for name in ["winter", "new_district", "peak_load", "marketing_campaign"]
 }
 # (column, scenario, panel title, axis label)
@@ -253,7 +254,7 @@ print(f"пакет {drift.jensen_shannon(ref_t, cur_t):.4f}")
 
 # %%
 def make_temperatures(n, batch_seed, strength):
-    batch = scenarios.make_batch(n, seed=batch_seed, scenarios=["winter"], strength=strength)
+    batch = problems.make_batch(n, seed=batch_seed, scenarios=["winter"], strength=strength)
     return np.random.default_rng(batch_seed).permutation(batch.frame["temperature_c"].to_numpy())
 
 
@@ -296,8 +297,8 @@ plt.show()
 # %%
 p_values = []
 for s in range(n_seeds):
-    ref_s = scenarios.make_batch(500, seed=seed + 30_000 + s).frame
-    cur_s = scenarios.make_batch(500, seed=seed + 40_000 + s).frame
+    ref_s = problems.make_batch(500, seed=seed + 30_000 + s).frame
+    cur_s = problems.make_batch(500, seed=seed + 40_000 + s).frame
     p_values.append(drift.column_drift(ref_s, cur_s).set_index("column")["score"])
 # one row per repetition, one column per feature
 p_values = pd.DataFrame(p_values, index=range(n_seeds))
@@ -390,9 +391,9 @@ plt.show()
 # %%
 from sklearn.metrics import log_loss
 
-from mlops_course.data import BASE_TRUTH, ROUTING_CHANGE, late_probability
-from mlops_course.evaluate import late_scores
-from mlops_course.train import train_model
+from mlops_course.model.evaluate import late_scores
+from mlops_course.model.train import train_model
+from mlops_course.scenario.generator import BASE_TRUTH, ROUTING_CHANGE, late_probability
 
 model = train_model(reference, seed=seed)
 
@@ -409,7 +410,7 @@ def excess_log_loss(test, truth):
 # %%
 rows = []
 for name in ["", "marketing_campaign", "peak_load", "routing_change"]:
-    test = scenarios.make_batch(20_000, seed=seed + 2, scenarios=[name] if name else []).frame
+    test = problems.make_batch(20_000, seed=seed + 2, scenarios=[name] if name else []).frame
     truth = ROUTING_CHANGE if name == "routing_change" else BASE_TRUTH
     flagged = drift.dataset_drift(reference, test).table.query("drifted")["column"].tolist()
     rows.append(
@@ -451,7 +452,7 @@ pd.DataFrame(rows).round(3)
 # Впишите буквы ответов в `answers` и запустите ячейку: помощник скажет, что верно.
 
 # %%
-from mlops_course.checks import check_quiz, show_quiz
+from mlops_course.classroom.checks import check_quiz, show_quiz
 
 show_quiz("04_data_drift")
 

@@ -48,14 +48,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from mlops_course import drift, scenarios
-from mlops_course.evaluate import late_scores
-from mlops_course.plots import late_share_by, quality_over_time, strategy_costs
+from mlops_course.classroom.plots import late_share_by, quality_over_time, strategy_costs
+from mlops_course.model.evaluate import late_scores
+from mlops_course.monitoring import drift
+from mlops_course.scenario import problems
 
 events = {change_week: ["routing_change"]}
-batches = list(scenarios.stream(weeks, orders_per_week, seed, events, label_delay_weeks))
+batches = list(problems.stream(weeks, orders_per_week, seed, events, label_delay_weeks))
 # the same stream without the routing change (first 26 weeks are enough for a comparison)
-calm = list(scenarios.stream(change_week + 6, orders_per_week, seed, None, label_delay_weeks))
+calm = list(problems.stream(change_week + 6, orders_per_week, seed, None, label_delay_weeks))
 print(
     f"недель: {weeks}, заказов в неделю: {orders_per_week}; смена маршрутизации с недели {change_week}"
 )
@@ -128,7 +129,7 @@ for period, alarms in [("до смены", alarms_before), ("после смен
 # (±3σ: без изменений так далеко неделя уходит лишь в 0.3% случаев).
 
 # %%
-from mlops_course.train import train_model
+from mlops_course.model.train import train_model
 
 model = train_model(reference, seed=seed)
 scores = [late_scores(model, b.frame) for b in batches]
@@ -144,7 +145,7 @@ quality.iloc[[4, change_week - 1, change_week, change_week + 1, weeks - 1]].roun
 
 
 # %%
-from mlops_course.retraining import quality_alarm_table
+from mlops_course.model.retraining import quality_alarm_table
 
 # The binomial share behind each metric sets its weekly noise: sqrt(p (1 - p) / n).
 shares = {
@@ -183,14 +184,14 @@ plt.show()
 # от их текущего среднего за вычетом допуска δ (самый малый рост, на который стоит
 # реагировать) и поднимает тревогу, когда эта сумма поднялась над своим минимумом больше
 # чем на порог λ. Реализация —
-# `mlops_course.online_drift` (несколько строк numpy, проверена модульными тестами).
+# `mlops_course.monitoring.online_drift` (несколько строк numpy, проверена модульными тестами).
 #
 # Порог λ — компромисс: ниже порог — быстрее реакция, но больше ложных тревог. Измерим
 # оба на потоках Бернулли с той же долей ошибок, что у нашей модели, и тем же ростом
 # после смены (число повторов на порог — `n_seeds`).
 
 # %%
-from mlops_course.online_drift import page_hinkley_alarms, threshold_tradeoff
+from mlops_course.monitoring.online_drift import page_hinkley_alarms, threshold_tradeoff
 
 error_rate = quality["доля ошибок"]
 baseline = error_rate[4:change_week].mean()
@@ -222,7 +223,7 @@ if first is not None:
 # ## Стратегии переобучения
 #
 # Что делать, когда мир изменился? Сравним на том же потоке четыре стратегии
-# (`mlops_course.retraining`): модель обучается на первых 4 неделях, метки приходят с
+# (`mlops_course.model.retraining`): модель обучается на первых 4 неделях, метки приходят с
 # задержкой 2 недели.
 #
 # - **никогда** — модель уровня зрелости 0;
@@ -232,7 +233,7 @@ if first is not None:
 #   последних 4 неделях.
 
 # %%
-from mlops_course.retraining import StrategyConfig, compare_strategies, strategy_table
+from mlops_course.model.retraining import StrategyConfig, compare_strategies, strategy_table
 
 # Two cells, two strategies each: every cell stays a few seconds long.
 simple = [StrategyConfig("never"), StrategyConfig("periodic", every_weeks=8)]
@@ -289,7 +290,7 @@ plt.show()
 # Впишите буквы ответов в `answers` и запустите ячейку: помощник скажет, что верно.
 
 # %%
-from mlops_course.checks import check_quiz, show_quiz
+from mlops_course.classroom.checks import check_quiz, show_quiz
 
 show_quiz("05_concept_drift")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from mlops_course.checks import questions, quiz_names
+from mlops_course.classroom.checks import questions, quiz_names
 from tests.conftest import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))

@@ -74,8 +74,8 @@ def test_repro_from_scratch_gives_the_committed_lock(reproduced: Path) -> None:
 # Runs one stage and prints the course modules it imported, from their files.
 TRACE_STAGE = """
 import sys
-from mlops_course import pipeline
-pipeline.main([sys.argv[1]])
+from mlops_course.orchestration import stages
+stages.main([sys.argv[1]])
 print(" ".join(sorted({m.__file__ for name, m in sys.modules.items()
                        if name.startswith("mlops_course") and getattr(m, "__file__", None)})))
 """
@@ -112,7 +112,7 @@ def test_every_stage_depends_on_the_course_code_it_runs(reproduced: Path) -> Non
 def test_a_stage_run_from_another_folder_uses_the_pipelines_files(reproduced: Path) -> None:
     elsewhere = reproduced / "notebooks"  # where a notebook's kernel runs
     elsewhere.mkdir()
-    stage = [sys.executable, "-m", "mlops_course.pipeline", "drift"]
+    stage = [sys.executable, "-m", "mlops_course.orchestration.stages", "drift"]
     missing = run(stage, elsewhere, check=False)
     assert missing.returncode == 2 and "--params" in missing.stderr
     run([*stage, "--params", "../params.yaml"], elsewhere)

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from mlops_course.config import SEED
-from mlops_course.data import generate_orders
+from mlops_course.model.train import train_model
+from mlops_course.scenario.generator import generate_orders
 from mlops_course.serving.app import create_app
 from mlops_course.serving.settings import ServingSettings
-from mlops_course.tracking import SKOPS_TRUSTED_TYPES, model_requirements
-from mlops_course.train import train_model
+from mlops_course.versioning.tracking import SKOPS_TRUSTED_TYPES, model_requirements
 
 with warnings.catch_warnings():  # starlette warns that its TestClient still uses httpx
     warnings.simplefilter("ignore")

@@ -132,7 +132,7 @@ def send_mixed_traffic(url: str, frame: pd.DataFrame, client_index: int) -> Coun
 
 
 def test_parallel_clients_lose_nothing(service: BackgroundService, tmp_path: Path) -> None:
-    from mlops_course.data import generate_orders
+    from mlops_course.scenario.generator import generate_orders
 
     frame = generate_orders(N_CLIENTS * REQUESTS_PER_CLIENT * 40, 7, first_id=5_000_000)
     with ServiceClient(service.url) as client:

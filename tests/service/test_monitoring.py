@@ -9,8 +9,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from mlops_course.config import TARGET
-from mlops_course.data import Conditions, generate_orders
-from mlops_course.monitoring import MIN_ROWS, MonitoringExporter, join_labels, run_monitoring
+from mlops_course.monitoring.job import MIN_ROWS, MonitoringExporter, join_labels, run_monitoring
+from mlops_course.scenario.generator import Conditions, generate_orders
 from mlops_course.serving.client import encode_orders, metric_value
 from mlops_course.serving.prediction_log import read_prediction_log
 
@@ -158,8 +158,8 @@ def test_evidently_report_in_the_work_dir(client, orders, fresh_orders, settings
 
 
 def test_summary_names_columns_that_could_not_be_tested(orders) -> None:
-    from mlops_course.drift import dataset_drift
-    from mlops_course.monitoring import MonitoringResult
+    from mlops_course.monitoring.drift import dataset_drift
+    from mlops_course.monitoring.job import MonitoringResult
 
     current = generate_orders(500, 3, first_id=7_000_000).assign(temperature_c=float("nan"))
     drift = dataset_drift(orders, current)

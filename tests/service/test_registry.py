@@ -9,14 +9,8 @@ import pytest
 from mlops_course.config import FEATURES
 from mlops_course.serving.client import encode_orders
 from mlops_course.serving.settings import ServingSettings
-from mlops_course.tracking import (
-    CHAMPION,
-    MODEL_NAME,
-    log_training_run,
-    register,
-    set_alias,
-    setup_tracking,
-)
+from mlops_course.versioning.registry import CHAMPION, MODEL_NAME, register, set_alias
+from mlops_course.versioning.tracking import log_training_run, setup_tracking
 
 pytestmark = pytest.mark.slow  # two MLflow runs logged and registered
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mlops_course.checks import (
+from mlops_course.classroom.checks import (
     CheckFailed,
     check_quiz,
     expect,
@@ -68,7 +68,7 @@ def test_every_quiz_is_well_formed() -> None:
 
 
 def test_a_wrong_answer_gets_its_own_hint_but_not_the_answer(monkeypatch) -> None:
-    import mlops_course.checks as checks
+    import mlops_course.classroom.checks as checks
 
     quiz = [
         checks.Question(
@@ -87,7 +87,7 @@ def test_a_wrong_answer_gets_its_own_hint_but_not_the_answer(monkeypatch) -> Non
 
 
 def test_cyrillic_look_alike_letters_count_as_the_latin_options(monkeypatch) -> None:
-    import mlops_course.checks as checks
+    import mlops_course.classroom.checks as checks
 
     options = {"a": "1", "b": "2", "c": "3", "e": "4"}
     quiz = [checks.Question(f"{key}?", options, key, "-") for key in options]
@@ -98,7 +98,7 @@ def test_cyrillic_look_alike_letters_count_as_the_latin_options(monkeypatch) -> 
 
 
 def test_an_answer_that_is_not_an_option_names_the_latin_options(monkeypatch) -> None:
-    import mlops_course.checks as checks
+    import mlops_course.classroom.checks as checks
 
     quiz = [checks.Question("?", {"a": "1", "b": "2"}, "a", "-")]
     monkeypatch.setattr(checks, "questions", lambda name: quiz)
@@ -107,7 +107,7 @@ def test_an_answer_that_is_not_an_option_names_the_latin_options(monkeypatch) ->
 
 
 def test_a_wrong_returned_value_is_named_without_the_run_the_cell_advice(capsys) -> None:
-    import mlops_course.checks as checks
+    import mlops_course.classroom.checks as checks
 
     def check(value, ok):
         checks.check_returned(value, ok, "верните список")
@@ -127,7 +127,7 @@ def test_a_wrong_returned_value_is_named_without_the_run_the_cell_advice(capsys)
 
 
 def quiz_abcd(monkeypatch, answer: str = "b") -> None:
-    import mlops_course.checks as checks
+    import mlops_course.classroom.checks as checks
 
     options = {"a": "1", "b": "2", "c": "3", "d": "4"}
     monkeypatch.setattr(

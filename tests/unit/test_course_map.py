@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlops_course.course_map import NOTEBOOKS, wrap_title
+from mlops_course.classroom.course_map import NOTEBOOKS, wrap_title
 
 
 @pytest.mark.parametrize("title", [title for _, _, title, _ in NOTEBOOKS])

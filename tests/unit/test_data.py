@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mlops_course.config import TIME_COLUMN
-from mlops_course.data import (
+from mlops_course.scenario.generator import (
     BASE_TRUTH,
     GroundTruth,
     frame_hash,

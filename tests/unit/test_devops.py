@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from mlops_course.devops import run_pytest
+from mlops_course.automation.ci import run_pytest
 
 
 def test_run_pytest_reports_pass_and_fail_quietly(tmp_path, capfd):

@@ -12,10 +12,11 @@ from scipy import stats
 from scipy.spatial import distance
 from scipy.special import rel_entr
 
-from mlops_course import data, drift
 from mlops_course.config import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from mlops_course.monitoring import drift
+from mlops_course.scenario import generator
 
-WINTER = data.Conditions(
+WINTER = generator.Conditions(
     temperature_mean=-8.0,
     weather_probs={"clear": 0.30, "rain": 0.10, "snow": 0.50, "fog": 0.10},
 )
@@ -237,7 +238,7 @@ def test_psi_without_drift_grows_as_the_sample_shrinks() -> None:
 
 @pytest.fixture(scope="module")
 def orders_pair() -> tuple[pd.DataFrame, pd.DataFrame]:
-    return data.generate_orders(3000, seed=1), data.generate_orders(3000, seed=2)
+    return generator.generate_orders(3000, seed=1), generator.generate_orders(3000, seed=2)
 
 
 def test_column_drift_defaults(orders_pair: tuple[pd.DataFrame, pd.DataFrame]) -> None:
@@ -338,7 +339,7 @@ def test_dataset_drift_decides_on_the_tested_columns_only(
     orders_pair: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
     reference, current = orders_pair
-    winter = data.generate_orders(3000, seed=3, conditions=WINTER)
+    winter = generator.generate_orders(3000, seed=3, conditions=WINTER)
     dead_sensor = winter.assign(distance_km=np.nan).drop(columns="district")
     result = drift.dataset_drift(reference, dead_sensor, correction="holm")
     table = result.table.set_index("column")
@@ -365,8 +366,8 @@ def test_false_alarm_rate_without_drift_needs_a_correction() -> None:
     seeds, alpha = 200, 0.05
     alarms = dict.fromkeys(drift.CORRECTIONS, 0)
     for seed in range(seeds):
-        reference = data.generate_orders(1000, seed=10_000 + seed)
-        current = data.generate_orders(1000, seed=20_000 + seed)
+        reference = generator.generate_orders(1000, seed=10_000 + seed)
+        current = generator.generate_orders(1000, seed=20_000 + seed)
         pvalues = drift.column_drift(reference, current)["score"].to_numpy()
         for correction in alarms:
             alarms[correction] += bool((drift.adjust_pvalues(pvalues, correction) < alpha).any())
@@ -379,8 +380,8 @@ def test_false_alarm_rate_without_drift_needs_a_correction() -> None:
 
 def test_winter_is_detected_in_the_right_columns() -> None:
     for seed in range(10):
-        reference = data.generate_orders(1000, seed=100 + seed)
-        current = data.generate_orders(1000, seed=200 + seed, conditions=WINTER)
+        reference = generator.generate_orders(1000, seed=100 + seed)
+        current = generator.generate_orders(1000, seed=200 + seed, conditions=WINTER)
         result = drift.dataset_drift(reference, current, correction="holm")
         flagged = set(result.table.loc[result.table["drifted"], "column"])
         assert result.drift_detected
@@ -407,8 +408,8 @@ def test_a_mean_shift_in_one_of_many_columns_is_detected() -> None:
 def test_evidently_ks_verdicts_match_column_drift() -> None:
     # More than 10,000 reference rows: scipy (inside Evidently) uses the asymptotic KS
     # p-value too, so both sides compute the very same number.
-    reference = data.generate_orders(10_500, seed=1)
-    current = data.generate_orders(2000, seed=2, conditions=WINTER)
+    reference = generator.generate_orders(10_500, seed=1)
+    current = generator.generate_orders(2000, seed=2, conditions=WINTER)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the wrapper must not let any warning out
         evidently = drift.evidently_drift(
@@ -427,8 +428,8 @@ def test_evidently_ks_verdicts_match_column_drift() -> None:
 
 @pytest.mark.slow
 def test_evidently_html_goes_to_the_work_dir(work_home: Path) -> None:
-    reference = data.generate_orders(1500, seed=3)
-    current = data.generate_orders(1500, seed=4)
+    reference = generator.generate_orders(1500, seed=3)
+    current = generator.generate_orders(1500, seed=4)
     result = drift.evidently_drift(reference, current)
     html = Path(result.attrs["html_path"])
     assert html.is_file() and html.stat().st_size > 0
@@ -441,8 +442,8 @@ def test_evidently_html_goes_to_the_work_dir(work_home: Path) -> None:
 
 @pytest.mark.slow
 def test_evidently_reports_missing_and_empty_columns_like_column_drift() -> None:
-    reference = data.generate_orders(800, seed=5)
-    current = data.generate_orders(800, seed=6).drop(columns="weather")
+    reference = generator.generate_orders(800, seed=5)
+    current = generator.generate_orders(800, seed=6).drop(columns="weather")
     current["temperature_c"] = np.nan
     evidently = drift.evidently_drift(reference, current, save_html=False).set_index("column")
     ours = drift.column_drift(reference, current).set_index("column")

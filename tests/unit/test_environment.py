@@ -1,7 +1,7 @@
 import platform
 from importlib import metadata
 
-from mlops_course.environment import environment_record, package_versions
+from mlops_course.versioning.environment import environment_record, package_versions
 
 
 def test_package_versions_reads_installed_versions_and_the_minor_python():

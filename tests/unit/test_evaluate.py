@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from mlops_course.config import TARGET
-from mlops_course.data import generate_orders, late_probability
-from mlops_course.evaluate import (
+from mlops_course.model.evaluate import (
     CostTable,
     best_threshold,
     business_cost,
@@ -21,6 +20,7 @@ from mlops_course.evaluate import (
     require_comparable,
     score_metrics,
 )
+from mlops_course.scenario.generator import generate_orders, late_probability
 
 REQUIRED_KEYS = {
     "roc_auc",

@@ -4,15 +4,15 @@ import io
 import pandas as pd
 import pytest
 
-from mlops_course.checks import CheckFailed, run_check
-from mlops_course.data import COLUMNS
-from mlops_course.lab_checks.lab01_data_validation import (
+from mlops_course.classroom.checks import CheckFailed, run_check
+from mlops_course.classroom.lab_checks.lab01_data_validation import (
     check_column_problems,
     check_dtype_problems,
     check_range_problems,
     check_validate_batch,
 )
-from mlops_course.validation import RANGES
+from mlops_course.model.validation import RANGES
+from mlops_course.scenario.generator import COLUMNS
 
 
 def right_columns(frame: pd.DataFrame) -> list[str]:

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mlops_course import drift, scenarios
-from mlops_course.checks import CheckFailed, run_check
+from mlops_course.classroom.checks import CheckFailed, run_check
+from mlops_course.classroom.lab_checks import lab02_drift_detection as lab
 from mlops_course.config import FEATURES, NUMERIC_FEATURES
-from mlops_course.lab_checks import lab02_drift_detection as lab
+from mlops_course.monitoring import drift
+from mlops_course.scenario import problems
 
 
 def passed(results) -> bool:
@@ -63,8 +64,8 @@ def test_check_detector_accepts_holm_and_rejects_no_correction():
 def right_alarm_rate(detector, scenario, strength, n_orders, n_seeds, seed):
     alarms = 0
     for i in range(n_seeds):
-        reference = scenarios.make_batch(n_orders, seed=seed + 2 * i).frame
-        current = scenarios.make_batch(
+        reference = problems.make_batch(n_orders, seed=seed + 2 * i).frame
+        current = problems.make_batch(
             n_orders, seed=seed + 2 * i + 1, scenarios=[scenario], strength=strength
         ).frame
         alarms += bool(detector(reference, current))
@@ -75,8 +76,8 @@ def same_seed_alarm_rate(detector, scenario, strength, n_orders, n_seeds, seed):
     # wrong: reference and current share a seed, so without drift they are identical
     alarms = 0
     for i in range(n_seeds):
-        reference = scenarios.make_batch(n_orders, seed=seed + i).frame
-        current = scenarios.make_batch(
+        reference = problems.make_batch(n_orders, seed=seed + i).frame
+        current = problems.make_batch(
             n_orders, seed=seed + i, scenarios=[scenario], strength=strength
         ).frame
         alarms += bool(detector(reference, current))
@@ -155,8 +156,8 @@ def overlapping_alarm_rate(detector, scenario, strength, n_orders, n_seeds, seed
     # wrong: the current sample of run i is the reference of run i + 1
     alarms = 0
     for i in range(n_seeds):
-        reference = scenarios.make_batch(n_orders, seed=seed + i).frame
-        current = scenarios.make_batch(
+        reference = problems.make_batch(n_orders, seed=seed + i).frame
+        current = problems.make_batch(
             n_orders, seed=seed + i + 1, scenarios=[scenario], strength=strength
         ).frame
         alarms += bool(detector(reference, current))
@@ -219,8 +220,8 @@ def batch_alarm_rate(detector, scenario, strength, n_orders, n_seeds, seed):
     # wrong: make_batch(...) without .frame, as the instructions used to read
     alarms = 0
     for i in range(n_seeds):
-        reference = scenarios.make_batch(n_orders, seed=seed + 2 * i)
-        current = scenarios.make_batch(n_orders, seed + 2 * i + 1, [scenario], strength)
+        reference = problems.make_batch(n_orders, seed=seed + 2 * i)
+        current = problems.make_batch(n_orders, seed + 2 * i + 1, [scenario], strength)
         alarms += bool(detector(reference, current))
     return alarms / n_seeds
 
@@ -310,7 +311,7 @@ def scenario_everywhere_alarm_rate(detector, scenario, strength, n_orders, n_see
     alarms = 0
     for i in range(n_seeds):
         frames = [
-            scenarios.make_batch(n_orders, seed + 2 * i + j, [scenario], strength).frame
+            problems.make_batch(n_orders, seed + 2 * i + j, [scenario], strength).frame
             for j in (0, 1)
         ]
         alarms += bool(detector(*frames))

@@ -1,25 +1,16 @@
-"""Tests of the lifecycle log, the retraining trigger and the lifecycle figure."""
-
-import math
+"""Tests of the lifecycle log, the deployment-problems table and the lifecycle figure."""
 
 import matplotlib
 import numpy as np
 import pytest
 
-from mlops_course.evaluate import CostTable
-from mlops_course.lifecycle import (
-    CONFIDENT_WRONG,
-    MEAN_PROBABILITY,
-    SHOWN_QUALITY,
+from mlops_course.classroom.lifecycle import (
     STAGES,
     LifecycleLog,
-    compare_quality,
-    confident_wrong_share,
     deployment_problems,
-    format_metrics,
     plot_lifecycle,
-    retraining_trigger,
 )
+from mlops_course.model.evaluate import MEAN_PROBABILITY
 
 matplotlib.use("Agg")
 
@@ -59,48 +50,6 @@ def test_table_hides_seconds_unless_asked():
     assert log.table()["stage"].iloc[0] == "Данные"
 
 
-def test_trigger_fires_on_drift_or_quality_loss():
-    assert retraining_trigger(False, 0.50, 0.50) == (False, [])
-    fired, reasons = retraining_trigger(True, 0.50, 0.50)
-    assert fired and reasons == ["обнаружен дрейф данных"]
-    fired, reasons = retraining_trigger(False, 0.60, 0.50, tolerance=0.05)
-    assert fired and "ухудшился" in reasons[0]
-    assert retraining_trigger(False, math.nan, 0.5)[0] is False
-
-
-@pytest.mark.parametrize("metric", ["roc_auc", "accuracy", "f1"])
-def test_trigger_knows_higher_is_better_metrics_from_their_name(metric):
-    # A drop, not a rise, is a loss: no flag to forget.
-    assert retraining_trigger(False, 0.90, 0.80, metric) == (False, [])
-    fired, reasons = retraining_trigger(False, 0.70, 0.80, metric)
-    assert fired and reasons[0].startswith(f"{metric} ухудшился на 0.100")
-
-
-@pytest.mark.parametrize("metric", ["log_loss", "cost_per_order"])
-def test_trigger_knows_lower_is_better_metrics_from_their_name(metric):
-    assert retraining_trigger(False, 0.40, 0.50, metric) == (False, [])
-    assert retraining_trigger(False, 0.60, 0.50, metric)[0] is True
-
-
-@pytest.mark.parametrize("metric", ["logloss", "cost", "ROC_AUC"])
-def test_trigger_refuses_a_metric_it_does_not_know(metric):
-    # "worse" would be guessed: log loss 0.40 -> 0.90 must not pass as an improvement
-    with pytest.raises(ValueError, match=f"Метрика '{metric}'.*log_loss"):
-        retraining_trigger(False, 0.90, 0.40, metric)
-
-
-def test_confident_wrong_share_counts_only_sure_mistakes():
-    y_true = [1, 0, 1, 0, 1]
-    probability = [0.9, 0.95, 0.1, 0.5, 0.6]
-    # wrong and sure: order 2 (0.95, on time) and order 3 (0.1, late)
-    assert confident_wrong_share(y_true, probability, confidence=0.8) == pytest.approx(2 / 5)
-    assert confident_wrong_share(y_true, probability, confidence=0.99) == 0.0
-    # p equal to the confidence counts as sure (p >= c)
-    assert confident_wrong_share([0, 1], [0.8, 0.8], confidence=0.8) == pytest.approx(1 / 2)
-    # and so does 1 - p equal to it, though 1.0 - 0.8 < 0.2 in floating point
-    assert confident_wrong_share([1, 0], [0.2, 0.2], confidence=0.8) == pytest.approx(1 / 2)
-
-
 def test_plot_lifecycle_draws_loop_and_timeline():
     log = LifecycleLog()
     for turn in (1, 2):
@@ -117,30 +66,6 @@ def test_plot_lifecycle_draws_loop_and_timeline():
     assert [bar.get_x() for bar in time_ax.patches] == pytest.approx(np.cumsum([0] + seconds[:-1]))
     assert [bar.get_width() for bar in time_ax.patches] == pytest.approx(seconds)
     matplotlib.pyplot.close(fig)
-
-
-def test_format_metrics_shows_chosen_keys_rounded():
-    metrics = {"roc_auc": 0.81234, "log_loss": 0.4, "accuracy": 0.7, "cost_per_order": 12.3456}
-    assert format_metrics(metrics, ("roc_auc", "cost_per_order")) == (
-        "roc_auc = 0.812, cost_per_order = 12.346"
-    )
-    assert format_metrics(metrics).startswith("roc_auc = 0.812, log_loss = 0.400")
-
-
-def test_compare_quality_scores_models_on_the_same_labels():
-    y_true = np.array([1, 0, 1, 0, 1, 0, 1, 0])
-    sharp = np.where(y_true == 1, 0.9, 0.1)  # right and sure
-    blurry = np.full(8, 0.3)  # promises 30 % late orders, there are 50 %
-    quality = compare_quality(y_true, {"sharp": sharp, "blurry": blurry}, 0.5, CostTable())
-    assert list(quality.index) == ["sharp", "blurry"]
-    assert set(SHOWN_QUALITY) <= set(quality.columns)
-    assert quality.loc["sharp", "roc_auc"] == pytest.approx(1.0)
-    assert quality.loc["sharp", "log_loss"] < quality.loc["blurry", "log_loss"]
-    assert quality.loc["blurry", MEAN_PROBABILITY] == pytest.approx(0.3)
-    assert quality.loc["blurry", "late_rate"] == pytest.approx(0.5)
-    assert quality.loc["sharp", CONFIDENT_WRONG] == 0.0
-    # blurry misses every late order at threshold 0.5: 4 x the missed-late price
-    assert quality.loc["blurry", "cost_total"] == pytest.approx(4 * CostTable().missed_late)
 
 
 def test_deployment_problems_puts_run_numbers_into_the_table():

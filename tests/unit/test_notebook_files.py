@@ -10,7 +10,8 @@ import pytest
 from jupyter_server.services.contents.filemanager import FileContentsManager
 from traitlets.config import Config
 
-from mlops_course.notebook_files import pre_save_hook, python_minor
+from mlops_course.classroom.notebook_files import pre_save_hook
+from mlops_course.versioning.environment import python_minor
 from tests.conftest import REPO_ROOT
 
 SERVER_CONFIG = REPO_ROOT / "tools" / "jupyter_server_config.json"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from mlops_course import online_drift
-from mlops_course.online_drift import (
+from mlops_course.monitoring import online_drift
+from mlops_course.monitoring.online_drift import (
     PageHinkley,
     false_alarm_bound,
     lundberg_exponent,

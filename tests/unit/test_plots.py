@@ -10,15 +10,17 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
-from mlops_course.plots import (  # noqa: E402
-    STRATEGY_NAMES,
+from mlops_course.classroom.plots import (  # noqa: E402
     alarm_rate_bars,
     compare_distributions,
     late_share_by,
     quality_over_time,
     strategy_costs,
 )
-from mlops_course.retraining import StrategyResult  # noqa: E402
+from mlops_course.model.retraining import (
+    STRATEGY_NAMES,  # noqa: E402
+    StrategyResult,  # noqa: E402
+)
 
 
 @pytest.fixture

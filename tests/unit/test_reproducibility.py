@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from mlops_course.reproducibility import (
+from mlops_course.versioning.reproducibility import (
     EnvironmentMismatchError,
     array_hash,
     check_environment,
@@ -85,7 +85,7 @@ def test_bundle_round_trip_and_refusal(tmp_path):
 
 
 def test_current_environment_matches_tracking_format():
-    from mlops_course.tracking import environment_info
+    from mlops_course.versioning.tracking import environment_info
 
     recorded = environment_info()
     assert check_environment(recorded, current_environment()) == []

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_course import retraining, scenarios
-from mlops_course.retraining import (
+from mlops_course.model import retraining
+from mlops_course.model.retraining import (
     StrategyConfig,
     compare_strategies,
     detection_week,
@@ -14,7 +14,8 @@ from mlops_course.retraining import (
     simulate,
     strategy_table,
 )
-from mlops_course.train import train_model
+from mlops_course.model.train import train_model
+from mlops_course.scenario import problems
 
 WEEKS, CHANGE = 16, 6
 
@@ -22,7 +23,7 @@ WEEKS, CHANGE = 16, 6
 @pytest.fixture(scope="module")
 def batches():
     events = {CHANGE: ["routing_change"]}
-    return list(scenarios.stream(WEEKS, 600, seed=3, events=events, label_delay_weeks=1))
+    return list(problems.stream(WEEKS, 600, seed=3, events=events, label_delay_weeks=1))
 
 
 def test_never_does_not_retrain_and_scores_every_week(batches):
@@ -74,7 +75,7 @@ def test_periodic_learns_from_all_labelled_weeks_sliding_from_the_last_few(batch
 
 
 def test_retraining_uses_only_weeks_whose_labels_have_arrived(monkeypatch):
-    late = list(scenarios.stream(8, 200, seed=5, label_delay_weeks=3))
+    late = list(problems.stream(8, 200, seed=5, label_delay_weeks=3))
     calls = training_weeks(monkeypatch, late)
     result = simulate(
         late, StrategyConfig("sliding", initial_weeks=2, every_weeks=2, window_weeks=2)
@@ -117,21 +118,21 @@ def test_triggered_retrains_only_after_the_change_is_labelled(batches):
 
 def test_triggered_cannot_react_without_labels():
     stream = list(
-        scenarios.stream(8, 300, seed=4, events={2: ["routing_change"]}, label_delay_weeks=20)
+        problems.stream(8, 300, seed=4, events={2: ["routing_change"]}, label_delay_weeks=20)
     )
     eager = StrategyConfig("triggered", initial_weeks=2, threshold=1.0)
     # with labels 20 weeks late, no new error reaches the (very eager) detector
     assert simulate(stream, eager).n_retrains == 0
     # with labels 1 week late, the same detector fires
     prompt = list(
-        scenarios.stream(8, 300, seed=4, events={2: ["routing_change"]}, label_delay_weeks=1)
+        problems.stream(8, 300, seed=4, events={2: ["routing_change"]}, label_delay_weeks=1)
     )
     assert simulate(prompt, eager).n_retrains > 0
 
 
 def test_a_week_counts_as_retrained_only_when_a_refit_happened(batches):
     late = list(
-        scenarios.stream(8, 300, seed=4, events={2: ["routing_change"]}, label_delay_weeks=20)
+        problems.stream(8, 300, seed=4, events={2: ["routing_change"]}, label_delay_weeks=20)
     )
     # The schedule fires every 2 weeks, but no week's labels arrive within the stream.
     starved = simulate(late, StrategyConfig("periodic", initial_weeks=2, every_weeks=2))

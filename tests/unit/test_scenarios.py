@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from mlops_course.config import FEATURES, ID_COLUMN, TARGET, TIME_COLUMN
-from mlops_course.data import COLUMNS, DISTRICTS, frame_hash, generate_orders
-from mlops_course.scenarios import (
+from mlops_course.scenario.generator import COLUMNS, DISTRICTS, frame_hash, generate_orders
+from mlops_course.scenario.problems import (
     CONCEPT_DRIFT,
     DATA_DRIFT,
     NEW_DISTRICT,

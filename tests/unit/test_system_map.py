@@ -6,7 +6,7 @@ import matplotlib
 import pandas as pd
 import pytest
 
-from mlops_course.system_map import (
+from mlops_course.classroom.system_map import (
     ML_BOX,
     OTHER_BOX,
     box_of,
@@ -28,18 +28,18 @@ def write_module(package: Path, relative: str, n_lines: int) -> None:
 @pytest.fixture
 def package(tmp_path: Path) -> Path:
     for relative, n_lines in {
-        "train.py": 7,
-        "evaluate.py": 5,
-        "data.py": 11,
+        "model/train.py": 7,
+        "model/evaluate.py": 5,
+        "scenario/generator.py": 11,
         "serving/app.py": 4,
         "serving/__init__.py": 1,
         "something_new.py": 3,
-        "plots.py": 20,
-        "lifecycle.py": 25,
-        "notebook_files.py": 6,
-        "quizzes/q00.py": 50,
-        "lab_checks/lab01.py": 40,
-        "checks.py": 30,
+        "classroom/plots.py": 20,
+        "classroom/lifecycle.py": 25,
+        "classroom/notebook_files.py": 6,
+        "classroom/quizzes/q00.py": 50,
+        "classroom/lab_checks/lab01.py": 40,
+        "classroom/checks.py": 30,
     }.items():
         write_module(tmp_path, relative, n_lines)
     (tmp_path / "notes.txt").write_text("not python\n")
@@ -47,15 +47,17 @@ def package(tmp_path: Path) -> Path:
 
 
 def test_box_of_sorts_modules_into_boxes():
-    assert box_of("train.py") == ML_BOX
-    assert box_of("evaluate.py") == ML_BOX
+    assert box_of("model/train.py") == ML_BOX
+    assert box_of("model/evaluate.py") == ML_BOX
     assert box_of("serving/app.py") == "Сервинг"
     assert box_of("something_new.py") == OTHER_BOX
-    assert box_of("quizzes/q00_course_map.py") is None
-    assert box_of("lab_checks/lab01.py") is None
+    assert box_of("classroom/quizzes/q00_course_map.py") is None
+    assert box_of("classroom/lab_checks/lab01.py") is None
 
 
-@pytest.mark.parametrize("helper", ["plots.py", "lifecycle.py", "notebook_files.py"])
+@pytest.mark.parametrize(
+    "helper", ["classroom/plots.py", "classroom/lifecycle.py", "classroom/notebook_files.py"]
+)
 def test_notebook_helpers_are_teaching_material(helper):
     # notebook 02: "помощники ноутбуков в систему не входят и не считаются"
     assert box_of(helper) is None
@@ -63,7 +65,7 @@ def test_notebook_helpers_are_teaching_material(helper):
 
 def test_count_lines_skips_blank_lines_and_other_files(package):
     lines = count_lines(package)
-    assert lines["train.py"] == 7
+    assert lines["model/train.py"] == 7
     assert lines["serving/app.py"] == 4
     assert "notes.txt" not in lines.index
 
@@ -84,7 +86,7 @@ def test_real_package_ml_box_is_train_plus_evaluate():
     package = Path(mlops_course.__file__).parent
     lines = count_lines(package)
     boxes = lines_by_box(package)
-    assert boxes[ML_BOX] == lines["train.py"] + lines["evaluate.py"]
+    assert boxes[ML_BOX] == lines["model/train.py"] + lines["model/evaluate.py"]
     assert boxes.sum() < lines.sum()  # teaching material was left out
 
 

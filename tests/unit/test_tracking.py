@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops_course import tracking
 from mlops_course.config import FEATURES, TARGET
-from mlops_course.data import frame_hash, generate_orders
-from mlops_course.evaluate import evaluate_model
-from mlops_course.train import split, train_model
+from mlops_course.model.evaluate import evaluate_model
+from mlops_course.model.train import split, train_model
+from mlops_course.scenario.generator import frame_hash, generate_orders
+from mlops_course.versioning import registry, tracking
 
 NAME = "delivery-delay-test"
 
@@ -64,7 +64,7 @@ def log_and_register(model, frames, name: str = NAME) -> int:
     info = tracking.log_training_run(
         model, train, test, {"model": "logreg"}, evaluate_model(model, test)
     )
-    return tracking.register(info.model_uri, name)
+    return registry.register(info.model_uri, name)
 
 
 def test_setup_tracking_creates_a_quiet_sqlite_store_in_the_work_dir(work_home, capfd):
@@ -87,15 +87,15 @@ def test_log_register_alias_load_round_trip(tracked, frames, good_model):
     train, test = frames
     metrics = evaluate_model(good_model, test)
     info = tracking.log_training_run(good_model, train, test, {"model": "logreg"}, metrics)
-    version = tracking.register(info.model_uri, NAME)
-    tracking.set_alias(NAME, tracking.CHAMPION, version)
+    version = registry.register(info.model_uri, NAME)
+    registry.set_alias(NAME, registry.CHAMPION, version)
 
-    loaded = tracking.load_model(NAME, alias="champion")
+    loaded = registry.load_model(NAME, alias="champion")
 
     np.testing.assert_array_equal(
         loaded.predict_proba(test[FEATURES]), good_model.predict_proba(test[FEATURES])
     )
-    assert tracking.get_alias_version(NAME, "champion") == version == 1
+    assert registry.get_alias_version(NAME, "champion") == version == 1
     run = mlflow.get_run(info.run_id)
     assert run.data.params["train_data_hash"] == frame_hash(train)
     assert run.data.params["eval_data_hash"] == frame_hash(test)
@@ -116,22 +116,22 @@ def test_register_accepts_a_run_id_and_numbers_versions(tracked, frames, good_mo
     train, test = frames
     info = tracking.log_training_run(good_model, train, test, {}, {})
 
-    first = tracking.register(info.model_uri, NAME)
-    second = tracking.register(info.run_id, NAME)
+    first = registry.register(info.model_uri, NAME)
+    second = registry.register(info.run_id, NAME)
 
     assert (first, second) == (1, 2)
-    assert tracking.model_version(NAME, second).source == info.model_uri
+    assert registry.model_version(NAME, second).source == info.model_uri
 
 
 def test_missing_aliases_and_models_give_none(tracked, frames, good_model):
-    assert tracking.get_alias_version("no-such-model", "champion") is None
+    assert registry.get_alias_version("no-such-model", "champion") is None
     version = log_and_register(good_model, frames)
-    assert tracking.get_alias_version(NAME, "champion") is None
+    assert registry.get_alias_version(NAME, "champion") is None
 
-    tracking.set_alias(NAME, "challenger", version)
-    assert tracking.aliases(NAME) == {"challenger": version}
-    tracking.delete_alias(NAME, "challenger")
-    assert tracking.aliases(NAME) == {}
+    registry.set_alias(NAME, "challenger", version)
+    assert registry.aliases(NAME) == {"challenger": version}
+    registry.delete_alias(NAME, "challenger")
+    assert registry.aliases(NAME) == {}
 
 
 def test_git_commit_is_none_outside_a_repository(tmp_path):
@@ -169,70 +169,70 @@ def test_setup_tracking_again_after_the_database_was_deleted(tracked, frames, go
     second = log_and_register(good_model, frames)
 
     assert first == second == 1  # a new, empty registry
-    tracking.promote(NAME, second)
-    assert tracking.aliases(NAME) == {"champion": 1}
+    registry.promote(NAME, second)
+    assert registry.aliases(NAME) == {"champion": 1}
 
 
 def test_gate_promotes_when_there_is_no_champion(tracked, frames, bad_model):
     version = log_and_register(bad_model, frames)
 
-    decision = tracking.promote_if_better(NAME, version, frames[1])
+    decision = registry.promote_if_better(NAME, version, frames[1])
 
     assert decision.promoted and decision.champion_version is None
-    assert tracking.get_alias_version(NAME, "champion") == version
+    assert registry.get_alias_version(NAME, "champion") == version
 
 
 def test_gate_promotes_a_clearly_better_challenger(tracked, frames, good_model, bad_model):
     old = log_and_register(bad_model, frames)
     new = log_and_register(good_model, frames)
-    tracking.set_alias(NAME, "champion", old)
-    tracking.set_alias(NAME, "challenger", new)
+    registry.set_alias(NAME, "champion", old)
+    registry.set_alias(NAME, "challenger", new)
 
-    decision = tracking.promote_if_better(NAME, new, frames[1])
+    decision = registry.promote_if_better(NAME, new, frames[1])
 
     assert decision.promoted, decision.reason
     assert decision.challenger_score > decision.champion_score + 0.005  # the default margin
     assert "Продвинуто" in decision.reason
-    assert tracking.aliases(NAME) == {"champion": new, "previous_champion": old}
-    assert tracking.model_version(NAME, new).tags["gate.promoted"] == "true"
+    assert registry.aliases(NAME) == {"champion": new, "previous_champion": old}
+    assert registry.model_version(NAME, new).tags["gate.promoted"] == "true"
 
 
 @pytest.mark.parametrize("metric", ["roc_auc", "log_loss"])
 def test_gate_refuses_a_worse_challenger(tracked, frames, good_model, bad_model, metric):
     champion = log_and_register(good_model, frames)
     challenger = log_and_register(bad_model, frames)
-    tracking.set_alias(NAME, "champion", champion)
+    registry.set_alias(NAME, "champion", champion)
 
-    decision = tracking.promote_if_better(NAME, challenger, frames[1], metric=metric)
+    decision = registry.promote_if_better(NAME, challenger, frames[1], metric=metric)
 
     assert not decision.promoted
     assert "Отклонено" in decision.reason
-    assert tracking.get_alias_version(NAME, "champion") == champion
+    assert registry.get_alias_version(NAME, "champion") == champion
 
 
 def test_gate_refuses_an_equal_challenger(tracked, frames, good_model):
     champion = log_and_register(good_model, frames)
     twin = log_and_register(good_model, frames)
-    tracking.set_alias(NAME, "champion", champion)
+    registry.set_alias(NAME, "champion", champion)
 
-    decision = tracking.promote_if_better(NAME, twin, frames[1])
+    decision = registry.promote_if_better(NAME, twin, frames[1])
 
     assert not decision.promoted
     assert decision.challenger_score == decision.champion_score
-    assert tracking.get_alias_version(NAME, "champion") == champion
+    assert registry.get_alias_version(NAME, "champion") == champion
 
 
 def test_gate_never_promotes_when_validation_failed(tracked, frames, good_model, bad_model):
     old = log_and_register(bad_model, frames)
     new = log_and_register(good_model, frames)
-    tracking.set_alias(NAME, "champion", old)
+    registry.set_alias(NAME, "champion", old)
 
-    decision = tracking.promote_if_better(NAME, new, frames[1], validation_ok=False)
+    decision = registry.promote_if_better(NAME, new, frames[1], validation_ok=False)
 
     assert not decision.promoted
     assert "валидац" in decision.reason
-    assert tracking.aliases(NAME) == {"champion": old}
-    empty = tracking.promote_if_better(NAME, new, frames[1], validation_ok=False)
+    assert registry.aliases(NAME) == {"champion": old}
+    empty = registry.promote_if_better(NAME, new, frames[1], validation_ok=False)
     assert not empty.promoted
 
 
@@ -241,40 +241,40 @@ def test_gate_compares_with_the_previous_champion_when_the_champion_was_deleted(
 ):
     first = log_and_register(good_model, frames)
     second = log_and_register(good_model, frames)
-    tracking.promote(NAME, first)
-    tracking.promote(NAME, second)
+    registry.promote(NAME, first)
+    registry.promote(NAME, second)
     mlflow.MlflowClient().delete_model_version(NAME, str(second))  # drops "champion" too
-    assert tracking.aliases(NAME) == {"previous_champion": first}
+    assert registry.aliases(NAME) == {"previous_champion": first}
     challenger = log_and_register(bad_model, frames)
 
-    decision = tracking.promote_if_better(NAME, challenger, frames[1])
+    decision = registry.promote_if_better(NAME, challenger, frames[1])
 
     assert not decision.promoted, decision.reason
     assert decision.champion_version == first
     assert "previous_champion" in decision.reason
-    assert tracking.aliases(NAME) == {"previous_champion": first}
+    assert registry.aliases(NAME) == {"previous_champion": first}
 
 
 def test_gate_refuses_a_rolled_back_version_unless_allowed(tracked, frames, good_model, bad_model):
     old = log_and_register(bad_model, frames)
     new = log_and_register(good_model, frames)
-    tracking.promote(NAME, old)
-    tracking.promote(NAME, new)
-    tracking.rollback(NAME)  # "new" is better on paper but broke production
+    registry.promote(NAME, old)
+    registry.promote(NAME, new)
+    registry.rollback(NAME)  # "new" is better on paper but broke production
 
-    refused = tracking.promote_if_better(NAME, new, frames[1])
+    refused = registry.promote_if_better(NAME, new, frames[1])
 
     assert not refused.promoted
     assert "rolled_back" in refused.reason and "allow_rolled_back=True" in refused.reason
-    assert tracking.aliases(NAME) == {"champion": old}
+    assert registry.aliases(NAME) == {"champion": old}
 
-    allowed = tracking.promote_if_better(NAME, new, frames[1], allow_rolled_back=True)
+    allowed = registry.promote_if_better(NAME, new, frames[1], allow_rolled_back=True)
 
     assert allowed.promoted, allowed.reason
-    assert tracking.get_alias_version(NAME, "champion") == new
+    assert registry.get_alias_version(NAME, "champion") == new
     # in production again: a later gate compares it like any other version
-    assert not tracking.is_rolled_back(NAME, new)
-    assert "rolled_back" not in tracking.model_version(NAME, new).tags
+    assert not registry.is_rolled_back(NAME, new)
+    assert "rolled_back" not in registry.model_version(NAME, new).tags
 
 
 def test_gate_does_not_promote_when_the_champion_changed_during_the_comparison(
@@ -283,54 +283,54 @@ def test_gate_does_not_promote_when_the_champion_changed_during_the_comparison(
     champion = log_and_register(bad_model, frames)
     faster = log_and_register(good_model, frames)  # another gate's challenger
     challenger = log_and_register(good_model, frames)
-    tracking.promote(NAME, champion)
-    load_version = tracking.load_version
+    registry.promote(NAME, champion)
+    load_version = registry.load_version
 
     def load_while_another_gate_promotes(name, version):
         if int(version) == champion:  # scoring the champion: the other gate finishes now
-            tracking.promote(name, faster)
+            registry.promote(name, faster)
         return load_version(name, version)
 
-    monkeypatch.setattr(tracking, "load_version", load_while_another_gate_promotes)
+    monkeypatch.setattr(registry, "load_version", load_while_another_gate_promotes)
 
-    decision = tracking.promote_if_better(NAME, challenger, frames[1])
+    decision = registry.promote_if_better(NAME, challenger, frames[1])
 
     assert not decision.promoted
     assert f"стал: v{faster}" in decision.reason and "ещё раз" in decision.reason
-    assert tracking.aliases(NAME) == {"champion": faster, "previous_champion": champion}
-    assert tracking.model_version(NAME, challenger).tags["gate.promoted"] == "false"
+    assert registry.aliases(NAME) == {"champion": faster, "previous_champion": champion}
+    assert registry.model_version(NAME, challenger).tags["gate.promoted"] == "false"
 
 
 def test_promote_with_an_expected_champion_is_a_compare_and_set(tracked, frames, good_model):
     first = log_and_register(good_model, frames)
     second = log_and_register(good_model, frames)
-    tracking.promote(NAME, first, expected_champion=None)
+    registry.promote(NAME, first, expected_champion=None)
 
-    with pytest.raises(tracking.ChampionChangedError, match="сменился"):
-        tracking.promote(NAME, second, expected_champion=None)
-    assert tracking.aliases(NAME) == {"champion": first}
+    with pytest.raises(registry.ChampionChangedError, match="сменился"):
+        registry.promote(NAME, second, expected_champion=None)
+    assert registry.aliases(NAME) == {"champion": first}
 
-    tracking.promote(NAME, second, expected_champion=first)
-    assert tracking.aliases(NAME) == {"champion": second, "previous_champion": first}
+    registry.promote(NAME, second, expected_champion=first)
+    assert registry.aliases(NAME) == {"champion": second, "previous_champion": first}
 
 
 def test_rollback_restores_the_previous_champion(tracked, frames, good_model, bad_model):
     first = log_and_register(good_model, frames)
     second = log_and_register(bad_model, frames)
-    tracking.promote(NAME, first)
-    tracking.promote(NAME, second)  # a bad release reaches production
+    registry.promote(NAME, first)
+    registry.promote(NAME, second)  # a bad release reaches production
 
-    restored = tracking.rollback(NAME)
+    restored = registry.rollback(NAME)
 
     assert restored == first
-    assert tracking.aliases(NAME) == {"champion": first}
-    assert tracking.model_version(NAME, second).tags["rolled_back"] == "true"
+    assert registry.aliases(NAME) == {"champion": first}
+    assert registry.model_version(NAME, second).tags["rolled_back"] == "true"
     with pytest.raises(LookupError, match="Откат невозможен"):
-        tracking.rollback(NAME)
+        registry.rollback(NAME)
 
 
 def test_gate_rejects_an_unknown_metric(tracked, frames, good_model):
     version = log_and_register(good_model, frames)
 
     with pytest.raises(ValueError, match="Метрика"):
-        tracking.promote_if_better(NAME, version, frames[1], metric="late_rate")
+        registry.promote_if_better(NAME, version, frames[1], metric="late_rate")

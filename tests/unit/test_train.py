@@ -9,8 +9,8 @@ from sklearn.metrics import log_loss, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from mlops_course.config import FEATURES, ID_COLUMN, TARGET, TIME_COLUMN
-from mlops_course.data import generate_orders, late_probability
-from mlops_course.train import MODELS, build_pipeline, split, train_model
+from mlops_course.model.train import MODELS, build_pipeline, split, train_model
+from mlops_course.scenario.generator import generate_orders, late_probability
 
 
 @pytest.fixture(scope="module", autouse=True)

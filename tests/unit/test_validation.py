@@ -6,13 +6,13 @@ import pandas as pd
 import pytest
 
 from mlops_course.config import ID_COLUMN, TARGET
-from mlops_course.data import load_orders, save_orders
-from mlops_course.scenarios import NEW_DISTRICT, SCENARIOS, make_batch
-from mlops_course.validation import (
+from mlops_course.model.validation import (
     VIOLATION_COLUMNS,
     DataValidationError,
     validate_orders,
 )
+from mlops_course.scenario.generator import load_orders, save_orders
+from mlops_course.scenario.problems import NEW_DISTRICT, SCENARIOS, make_batch
 
 N = 2000
 SEED = 11

@@ -26,7 +26,7 @@ def configure_tracking(tracking_uri: str | None = None) -> None:
     """Point MLflow at the registry that resolves ``models:/`` URIs.
 
     Order: the explicit URI; else ``$MLFLOW_TRACKING_URI``; else the course's own sqlite
-    registry in the work directory (``mlops_course.tracking.setup_tracking``).
+    registry in the work directory (``mlops_course.versioning.tracking.setup_tracking``).
     """
     import mlflow
 
@@ -37,7 +37,7 @@ def configure_tracking(tracking_uri: str | None = None) -> None:
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return
     try:
-        from mlops_course.tracking import setup_tracking
+        from mlops_course.versioning.tracking import setup_tracking
     except ImportError:  # the tracking module is optional for serving exported models
         return
     setup_tracking()

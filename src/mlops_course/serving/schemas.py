@@ -29,8 +29,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from mlops_course.config import CATEGORICAL_FEATURES, FEATURES, ID_COLUMN, NUMERIC_FEATURES
-from mlops_course.data import WEATHER
-from mlops_course.validation import FLOAT_COLUMNS, INT_COLUMNS, RANGES
+from mlops_course.model.validation import FLOAT_COLUMNS, INT_COLUMNS, RANGES
+from mlops_course.scenario.generator import WEATHER
 
 MAX_ID = 2**63 - 1  # order ids are int64 everywhere in the course
 MAX_TEXT_LENGTH = 64

@@ -42,7 +42,7 @@ class ServingSettings:
     """Part of the routing hash: a new salt reshuffles which orders see which model."""
     tracking_uri: str | None = None
     """MLflow tracking/registry URI used to resolve ``models:/``; ``None`` uses the course's
-    registry (``mlops_course.tracking``) or ``$MLFLOW_TRACKING_URI``."""
+    registry (``mlops_course.versioning.tracking``) or ``$MLFLOW_TRACKING_URI``."""
     threshold: float = 0.5
     """Probability at or above which the label is 1 (late)."""
     max_rows: int = 10_000

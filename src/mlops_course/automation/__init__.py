@@ -1,0 +1,1 @@
+"""What runs without a person: the test run of the DevOps step and the retraining trigger."""

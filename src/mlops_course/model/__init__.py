@@ -1,0 +1,3 @@
+"""The model itself: data validation, training, evaluation with the cost of errors,
+and retraining strategies.
+"""

@@ -1,0 +1,277 @@
+"""Retraining strategies on a simulated weekly stream, with delayed labels.
+
+A strategy decides, at the end of each week, whether to retrain the model and on which
+labelled weeks. Labels of week ``k`` arrive in week ``k + label_delay_weeks``, so a
+strategy can only learn from the past it already knows; the quality shown is measured on
+each week's true labels (which the simulation knows, production would not yet).
+
+Strategies (``STRATEGIES``):
+
+* ``never``    — train once on the first weeks, never again (maturity level 0);
+* ``periodic`` — every ``every_weeks`` weeks, retrain on *all* labelled weeks so far;
+* ``sliding``  — every ``every_weeks`` weeks, retrain on the last ``window_weeks`` labelled;
+* ``triggered`` — retrain on the last ``window_weeks`` labelled weeks when a Page-Hinkley
+  test on the model's error stream (see ``online_drift``) raises an alarm.
+
+The number of retrains is the cost side of the comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from mlops_course.config import SEED, TARGET
+from mlops_course.model.evaluate import CostTable, business_cost, late_scores
+from mlops_course.model.train import train_model
+from mlops_course.monitoring.online_drift import PageHinkley
+from mlops_course.scenario.problems import Batch
+
+STRATEGIES = ("never", "periodic", "sliding", "triggered")
+# Russian names of the strategies, as tables and plots show them.
+STRATEGY_NAMES = {
+    "never": "никогда",
+    "periodic": "по расписанию",
+    "sliding": "скользящее окно",
+    "triggered": "по триггеру",
+}
+
+
+@dataclass(frozen=True)
+class StrategyConfig:
+    """Knobs of a retraining strategy (the defaults suit a 52-week stream).
+
+    The three week counts must be at least 1 (a ``ValueError`` otherwise).
+    """
+
+    name: str = "never"
+    initial_weeks: int = 4
+    """Labelled weeks used for the first model (weeks 0..initial_weeks-1)."""
+    every_weeks: int = 4
+    window_weeks: int = 4
+    delta: float = 0.005
+    threshold: float = 40.0
+    model: str = "logreg"
+
+    def __post_init__(self) -> None:
+        for knob in ("initial_weeks", "every_weeks", "window_weeks"):
+            weeks = getattr(self, knob)
+            if weeks < 1:
+                raise ValueError(f"{knob} должно быть не меньше 1 недели (получено {weeks}).")
+
+
+@dataclass
+class StrategyResult:
+    """Weekly quality of one strategy and the weeks it retrained."""
+
+    name: str
+    weekly: pd.DataFrame
+    """week, roc_auc, error_rate, cost_per_order, retrained."""
+    retrain_weeks: list[int]
+
+    @property
+    def n_retrains(self) -> int:
+        return len(self.retrain_weeks)
+
+
+def _week_metrics(model: Any, frame: pd.DataFrame) -> dict:
+    """The few metrics the comparison needs (cheaper than ``evaluate.score_metrics``)."""
+    y_true = frame[TARGET].to_numpy().astype(bool)
+    scores = late_scores(model, frame)
+    predicted = scores >= 0.5
+    cost = business_cost(y_true, predicted, CostTable())
+    return {
+        "roc_auc": float(roc_auc_score(y_true, scores)),
+        "error_rate": float(np.mean(predicted != y_true)),
+        "cost_per_order": cost / len(frame),
+    }
+
+
+def _labelled(batches: Sequence[Batch], weeks: range) -> pd.DataFrame:
+    return pd.concat([batches[w].frame for w in weeks], ignore_index=True)
+
+
+def _known_weeks(batch: Batch) -> int:
+    """How many weeks' labels are known at the end of ``batch``'s week."""
+    delay = batch.meta["labels_available_week"] - batch.week
+    return batch.week - delay + 1
+
+
+def simulate(batches: Sequence[Batch], config: StrategyConfig, seed: int = SEED) -> StrategyResult:
+    """Run one strategy over the stream, week by week; score each week before adapting."""
+    if config.name not in STRATEGIES:
+        raise ValueError(f"Неизвестная стратегия {config.name!r}; есть: {STRATEGIES}.")
+    start = config.initial_weeks
+    model = train_model(_labelled(batches, range(start)), model=config.model, seed=seed)
+    detector = PageHinkley(config.delta, config.threshold)
+    rows, retrain_weeks = [], []
+    first_unseen_label = start  # labels before this week were already fed to the detector
+    for batch in batches[start:]:
+        week = batch.week
+        metrics = _week_metrics(model, batch.frame)
+        known = _known_weeks(batch)
+        retrain = False
+        if config.name in ("periodic", "sliding"):
+            retrain = (week - start + 1) % config.every_weeks == 0
+        elif config.name == "triggered":
+            # Errors of the current model on the weeks whose labels just arrived.
+            for labelled_week in range(first_unseen_label, known):
+                frame = batches[labelled_week].frame
+                predicted = late_scores(model, frame) >= 0.5
+                errors = (predicted != frame[TARGET].to_numpy().astype(bool)).astype(float)
+                if any(detector.update(error) for error in errors):
+                    retrain = True
+                    break
+            first_unseen_label = max(first_unseen_label, known)
+        # The policy may fire before any week's labels have arrived: nothing to refit on.
+        retrained = retrain and known > 0
+        if retrained:
+            first = 0 if config.name == "periodic" else max(0, known - config.window_weeks)
+            model = train_model(_labelled(batches, range(first, known)), config.model, seed)
+            detector.reset()
+            retrain_weeks.append(week)
+        rows.append({"week": week, **metrics, "retrained": retrained})
+    return StrategyResult(config.name, pd.DataFrame(rows), retrain_weeks)
+
+
+def compare_strategies(
+    batches: Sequence[Batch],
+    configs: Sequence[StrategyConfig],
+    change_week: int | None = None,
+    seed: int = SEED,
+) -> tuple[pd.DataFrame, dict[str, StrategyResult]]:
+    """Simulate every strategy; a summary table (mean quality, retrains) and the results.
+
+    With ``change_week`` the summary also shows the mean quality after the change.
+    Results are keyed by strategy name, so each name may appear only once in ``configs``.
+    """
+    names = [config.name for config in configs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(
+            f"Стратегия {', '.join(map(repr, repeated))} задана несколько раз: результаты "
+            "хранятся по имени стратегии, поэтому сравнивайте её варианты в разных вызовах."
+        )
+    results = {config.name: simulate(batches, config, seed) for config in configs}
+    rows = []
+    for name, result in results.items():
+        weekly = result.weekly
+        row = {
+            "strategy": name,
+            "retrains": result.n_retrains,
+            "mean_roc_auc": weekly["roc_auc"].mean(),
+            "mean_cost_per_order": weekly["cost_per_order"].mean(),
+        }
+        if change_week is not None:
+            after = weekly[weekly["week"] >= change_week]
+            row["roc_auc_after_change"] = after["roc_auc"].mean()
+            row["cost_per_order_after_change"] = after["cost_per_order"].mean()
+        rows.append(row)
+    return pd.DataFrame(rows), results
+
+
+def detection_week(errors_by_week: Sequence[np.ndarray], delta: float, threshold: float) -> int:
+    """First week whose items make a fresh Page-Hinkley test alarm (-1 if none)."""
+    detector = PageHinkley(delta, threshold)
+    for week, errors in enumerate(errors_by_week):
+        if any(detector.update(float(error)) for error in errors):
+            return week
+    return -1
+
+
+@dataclass(frozen=True)
+class QualityAlarm:
+    """Result of a fixed-limit rule on a weekly quality series."""
+
+    first_week: int | None
+    """First week at or after the change outside the limits (None: never)."""
+    false_alarms: int
+    """Weeks outside the limits before the change (there was nothing to find)."""
+    limit: float = float("nan")
+    """Half-width of the limits: ``n_sigmas`` binomial standard errors."""
+    mean_shift: float = float("nan")
+    """Mean of the weeks from the change on minus the baseline: the shift to be found.
+    Much smaller than ``limit`` -> the first alarm is a matter of luck (noise)."""
+
+
+def first_quality_alarm(
+    series: pd.Series,
+    change_week: int,
+    share: float,
+    orders_per_week: int,
+    baseline_weeks: range = range(4, 12),
+    n_sigmas: float = 3.0,
+) -> QualityAlarm:
+    """Alarm rule for a weekly metric (index = week) that is a difference of binomial shares.
+
+    A week alarms when it is more than ``n_sigmas`` standard errors of a binomial share
+    (``share`` of ``orders_per_week`` orders) away from the mean over ``baseline_weeks``.
+    Weeks from the first baseline week up to ``change_week`` count as false alarms.
+    ``share`` must lie strictly between 0 and 1 (a fraction, not percent).
+    """
+    if not 0 < share < 1:  # written so that a NaN fails too
+        raise ValueError(f"Доля share должна быть между 0 и 1, не в процентах (получено {share}).")
+    if not orders_per_week > 0:
+        raise ValueError(f"orders_per_week должно быть больше 0 (получено {orders_per_week}).")
+    baseline = series.loc[baseline_weeks].mean()
+    limit = n_sigmas * np.sqrt(share * (1 - share) / orders_per_week)
+    outside = (series - baseline).abs() > limit
+    false_alarms = int(outside.loc[baseline_weeks.start : change_week - 1].sum())
+    hits = outside.loc[change_week:]
+    mean_shift = float(series.loc[change_week:].mean() - baseline)
+    first_week = int(hits.idxmax()) if hits.any() else None
+    return QualityAlarm(first_week, false_alarms, float(limit), mean_shift)
+
+
+STRATEGY_COLUMNS = {
+    "strategy": "стратегия",
+    "retrains": "переобучений",
+    "mean_roc_auc": "ROC AUC, среднее за год",
+    "mean_cost_per_order": "₽ на заказ, за год",
+    "roc_auc_after_change": "ROC AUC после смены",
+    "cost_per_order_after_change": "₽ на заказ после смены",
+}
+
+
+def strategy_table(summary: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
+    """``compare_strategies``' summary for display: Russian names and columns, rounded."""
+    table = summary.assign(strategy=summary["strategy"].map(lambda s: STRATEGY_NAMES.get(s, s)))
+    return table.rename(columns=STRATEGY_COLUMNS).round(decimals)
+
+
+def quality_alarm_table(
+    quality: pd.DataFrame,
+    shares: dict[str, float],
+    change_week: int,
+    orders_per_week: int,
+    label_delay_weeks: int,
+    baseline_weeks: range = range(4, 12),
+) -> pd.DataFrame:
+    """Display table (Russian columns): ``first_quality_alarm`` for each metric in ``shares``
+    (column of ``quality`` -> its binomial share), with the week its labels are known and
+    the detection delay counted from ``change_week``. The mean shift after the change is
+    shown next to the limit: a shift below the limit is found only by a lucky noisy week.
+    """
+    rows = []
+    for metric, share in shares.items():
+        alarm = first_quality_alarm(
+            quality[metric], change_week, share, orders_per_week, baseline_weeks
+        )
+        known = None if alarm.first_week is None else alarm.first_week + label_delay_weeks
+        rows.append(
+            {
+                "метрика": metric,
+                "сдвиг после смены": alarm.mean_shift,
+                "порог ±3σ": alarm.limit,
+                "ложных тревог до смены": alarm.false_alarms,
+                "первая неделя за порогом": alarm.first_week,
+                "метки известны в неделю": known,
+                "задержка, нед.": None if known is None else known - change_week,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,3 @@
+"""Watching production: data drift statistics, the online concept-drift detector and the
+monitoring job over the service's prediction log.
+"""

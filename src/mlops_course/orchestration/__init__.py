@@ -1,0 +1,1 @@
+"""Running the stages in order: the DVC pipeline's stage entry points."""
