@@ -62,22 +62,23 @@ print(f"доля опозданий: {orders['is_late'].mean():.1%}")
 # воспроизводимость, масштабируемость) → уровни зрелости 0, 1, 2 → архитектура инструментов.
 
 # %%
-from mlops_course.classroom.course_map import labs_table, notebooks_table, plot_course_map
+from mlops_course.classroom.course_map import labs_markdown, notebooks_markdown, plot_course_map
 
-notebooks_table()
+fig = plot_course_map()
+
+# %% [markdown]
+# **Начните с ноутбука 01**, затем идите по номерам; имена в таблице — ссылки. Ноутбуки с
+# пометкой «готовится» ещё пишутся: статус берётся из того, какие файлы уже есть в курсе.
 
 # %%
-fig = plot_course_map()
+notebooks_markdown()
 
 # %% [markdown]
 # Лабораторные работы лежат в `labs/` (с пустыми местами для решений), ответы — в
 # `solutions/`. Каждое упражнение проверяется автоматически: ✓ или ✗ с подсказкой.
 
 # %%
-import pandas as pd
-
-pd.set_option("display.max_colwidth", None)  # table cells in full, not cut with "..."
-labs_table()
+labs_markdown()
 
 # %% [markdown]
 # ## Как запускать

@@ -192,7 +192,7 @@ def test_gate_promotes_a_clearly_better_challenger(tracked, frames, good_model, 
 
     assert decision.promoted, decision.reason
     assert decision.challenger_score > decision.champion_score + 0.005  # the default margin
-    assert "Продвинуто" in decision.reason
+    assert "назначена чемпионом" in decision.reason
     assert registry.aliases(NAME) == {"champion": new, "previous_champion": old}
     assert registry.model_version(NAME, new).tags["gate.promoted"] == "true"
 

@@ -1,11 +1,19 @@
-"""The map of the course: notebooks and labs in lecture order (used by 00 and the recap)."""
+"""The map of the course: notebooks and labs in lecture order (used by 00 and the recap).
+
+Whether a notebook or lab is ready is read from the checkout (its generated file exists),
+never written by hand, so the map cannot claim a notebook that is not there yet.
+"""
 
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import Markdown
+
+from mlops_course.config import repo_root
 
 # (number, file stem, Russian title, lecture part)
 NOTEBOOKS = [
@@ -30,7 +38,7 @@ LABS = [
     ("lab02_drift_detection", "PSI и многомерный детектор дрейфа с поправкой", "04–05"),
     ("lab03_reproducible_pipeline", "стадия DVC + запуск MLflow, воспроизводимые побитно", "06"),
     ("lab04_serving_monitoring", "эндпоинт и метрика сервиса, плохой ввод, нагрузка", "07, 10"),
-    ("lab05_continuous_training", "триггер переобучения с порогом качества", "09–10"),
+    ("lab05_continuous_training", "триггер переобучения с воротами качества", "09–10"),
     ("lab06_capstone", "весь стек: от данных до сервиса с мониторингом", "11"),
 ]
 
@@ -49,12 +57,65 @@ PART_COLORS = {
 }
 
 
-def notebooks_table() -> pd.DataFrame:
-    return pd.DataFrame(NOTEBOOKS, columns=["№", "файл", "тема", "часть лекции"]).set_index("№")
+READY = "готов"
+PLANNED = "готовится"
+START_HERE = "01"
+"""The first notebook with content: where a new student starts."""
 
 
-def labs_table() -> pd.DataFrame:
-    return pd.DataFrame(LABS, columns=["лабораторная", "что строит студент", "после ноутбуков"])
+def is_ready(folder: str, stem: str, root: Path | None = None) -> bool:
+    """Whether ``<folder>/<stem>.ipynb`` exists in the checkout (``folder``: notebooks, labs)."""
+    root = root or repo_root()
+    return root is not None and (root / folder / f"{stem}.ipynb").is_file()
+
+
+def notebooks_table(root: Path | None = None) -> pd.DataFrame:
+    table = pd.DataFrame(NOTEBOOKS, columns=["№", "файл", "тема", "часть лекции"]).set_index("№")
+    table["статус"] = [
+        READY if is_ready("notebooks", stem, root) else PLANNED for stem in table["файл"]
+    ]
+    return table
+
+
+def labs_table(root: Path | None = None) -> pd.DataFrame:
+    table = pd.DataFrame(LABS, columns=["лабораторная", "что строит студент", "после ноутбуков"])
+    table["статус"] = [
+        READY if is_ready("labs", stem, root) else PLANNED for stem in table["лабораторная"]
+    ]
+    return table
+
+
+def _link(label: str, target: str, ready: bool) -> str:
+    return f"[{label}]({target})" if ready else f"{label} (готовится)"
+
+
+def notebooks_markdown(root: Path | None = None) -> Markdown:
+    """The notebook table with clickable links (relative to ``notebooks/``); planned ones
+    are plain text marked «готовится», and the first notebook to open is marked."""
+    rows = ["| № | ноутбук | тема | часть лекции |", "|---|---|---|---|"]
+    for number, row in notebooks_table(root).iterrows():
+        ready = row["статус"] == READY
+        name = _link(row["файл"], f"{row['файл']}.ipynb", ready)
+        if number == START_HERE:
+            name = f"**{name} ← начните отсюда**"
+        rows.append(f"| {number} | {name} | {row['тема']} | {row['часть лекции']} |")
+    return Markdown("\n".join(rows))
+
+
+def labs_markdown(root: Path | None = None) -> Markdown:
+    """The lab table with links to the exercise (``labs/``) and the solution (``solutions/``)."""
+    rows = [
+        "| лабораторная | что строит студент | после ноутбуков | решение |",
+        "|---|---|---|---|",
+    ]
+    for _, row in labs_table(root).iterrows():
+        stem, ready = row["лабораторная"], row["статус"] == READY
+        solution = f"[решение](../solutions/{stem}.ipynb)" if ready else "—"
+        lab = _link(stem, f"../labs/{stem}.ipynb", ready)
+        rows.append(
+            f"| {lab} | {row['что строит студент']} | {row['после ноутбуков']} | {solution} |"
+        )
+    return Markdown("\n".join(rows))
 
 
 def wrap_title(title: str, width: int = 11) -> str:
@@ -69,21 +130,39 @@ def wrap_title(title: str, width: int = 11) -> str:
     return text
 
 
-def plot_course_map() -> plt.Figure:
-    """The notebooks as a path through the lecture's parts, labs hanging below it."""
-    fig, ax = plt.subplots(figsize=(14, 3.8))
-    for index, (number, _, title, part) in enumerate(NOTEBOOKS):
-        ax.add_patch(plt.Rectangle((index, 1), 0.9, 1, color=PART_COLORS[part], alpha=0.85))
-        ax.text(index + 0.45, 1.72, number, ha="center", color="white", weight="bold")
-        ax.text(
-            index + 0.45,
-            1.35,
-            wrap_title(title),
-            ha="center",
-            va="center",
-            fontsize=7,
-            color="white",
+def plot_course_map(root: Path | None = None) -> plt.Figure:
+    """The notebooks as a path through the lecture's parts, labs hanging below it.
+
+    Planned notebooks are pale and hatched; the first notebook to open is marked.
+    """
+    fig, ax = plt.subplots(figsize=(15, 4.6))
+    for index, (number, stem, title, part) in enumerate(NOTEBOOKS):
+        ready = is_ready("notebooks", stem, root)
+        ax.add_patch(
+            plt.Rectangle(
+                (index, 1),
+                0.92,
+                1,
+                facecolor=PART_COLORS[part],
+                alpha=0.9 if ready else 0.3,
+                hatch=None if ready else "//",
+                edgecolor="white",
+            )
         )
+        color = "white" if ready else "black"
+        ax.text(index + 0.46, 1.8, number, ha="center", color=color, weight="bold", fontsize=11)
+        label = wrap_title(title) + ("" if ready else "\n(готовится)")
+        ax.text(index + 0.46, 1.38, label, ha="center", va="center", fontsize=8, color=color)
+        if number == START_HERE:
+            ax.annotate(
+                "начните\nотсюда",
+                (index + 0.46, 2.0),
+                (index + 0.46, 2.35),
+                ha="center",
+                fontsize=9,
+                weight="bold",
+                arrowprops={"arrowstyle": "->", "color": "black"},
+            )
     positions = {number: index for index, (number, *_) in enumerate(NOTEBOOKS)}
     for lab_index, (stem, _, after) in enumerate(LABS):
         x = positions[after[:2]] + 0.45
@@ -92,7 +171,7 @@ def plot_course_map() -> plt.Figure:
             (x, 1),
             (x, 0.35 - 0.12 * (lab_index % 2)),
             ha="center",
-            fontsize=8,
+            fontsize=10,
             arrowprops={"arrowstyle": "-", "color": "grey"},
         )
     handles = [plt.Rectangle((0, 0), 1, 1, color=color) for color in PART_COLORS.values()]
@@ -101,11 +180,11 @@ def plot_course_map() -> plt.Figure:
         PART_COLORS,
         loc="upper center",
         ncol=4,
-        bbox_to_anchor=(0.5, 1.22),
+        bbox_to_anchor=(0.5, 0.02),
         frameon=False,
-        fontsize=8,
+        fontsize=10,
     )
-    ax.set(xlim=(-0.1, len(NOTEBOOKS)), ylim=(0, 2.1), title="Карта курса: ноутбуки и лабораторные")
-    ax.title.set_position((0.5, 1.15))
+    ax.set(xlim=(-0.1, len(NOTEBOOKS)), ylim=(0, 2.6))
+    ax.set_title("Карта курса: ноутбуки и лабораторные", fontsize=13)
     ax.axis("off")
     return fig

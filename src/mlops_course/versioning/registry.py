@@ -249,9 +249,15 @@ def promote_if_better(
     if champion_version is None:
         scores = f"алиаса champion нет, сравнение с previous_champion; {scores}"
     if promoted:
-        reason = f"Продвинуто: {scores}, выигрыш {gain:.4f} больше порога {margin}."
+        reason = (
+            f"Версия {challenger_version} назначена чемпионом: {scores}, "
+            f"прирост {gain:.4f} больше требуемых {margin}."
+        )
     else:
-        reason = f"Отклонено: {scores}, выигрыш {gain:.4f} не больше порога {margin}."
+        reason = (
+            f"Отклонено, чемпион прежний: {scores}, "
+            f"прирост {gain:.4f} не больше требуемых {margin}."
+        )
     decision = decide(
         promoted=promoted,
         reason=reason,
