@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from mlops_course.automation.ci import run_pytest
+from mlops_course.automation.ci import ERROR, FAILED, PASSED, SKIPPED, pytest_outcomes, run_pytest
 
 
 def test_run_pytest_reports_pass_and_fail_quietly(tmp_path, capfd):
@@ -70,3 +70,28 @@ def test_the_test_session_removes_its_work_directory(tmp_path, monkeypatch):
     home = Path(seen.read_text())
     assert home.parent == tmp_path and home.name.startswith("mlops-course-test-")
     assert not home.exists()
+
+
+def test_pytest_outcomes_names_each_test_and_its_verdict(tmp_path):
+    (tmp_path / "devops_prices.py").write_text("def price(n):\n    return 60 * n\n")
+    path = tmp_path / "test_devops_prices.py"
+    path.write_text(
+        "import pytest\nfrom devops_prices import price\n\n"
+        "def test_one():\n    assert price(1) == 60\n\n"
+        "def test_two():\n    assert price(2) == 100\n\n"
+        "def test_broken_fixture(missing_fixture):\n    pass\n\n"
+        "@pytest.mark.skip\ndef test_later():\n    pass\n"
+    )
+    assert pytest_outcomes(path) == {
+        "test_one": PASSED,
+        "test_two": FAILED,
+        "test_broken_fixture": ERROR,
+        "test_later": SKIPPED,
+    }
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["devops_prices.py", path.name]
+
+
+def test_pytest_outcomes_of_a_file_that_does_not_import_is_one_error(tmp_path):
+    path = tmp_path / "test_devops_no_module.py"
+    path.write_text("from no_such_module_here import x\n\ndef test_x():\n    assert x\n")
+    assert pytest_outcomes(path) == {"test_devops_no_module": ERROR}
