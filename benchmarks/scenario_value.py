@@ -20,12 +20,12 @@ import pandas as pd
 from mlops_course.scenario_value import BASE, cost_matrix, scenario_value
 
 POLICIES = {
-    "truth": "истинные p",
-    "constant": "константа",
-    "stale_logreg": "старая logreg",
-    "retrained_logreg": "новая logreg",
-    "stale_hgb": "старая hgb",
-    "retrained_hgb": "новая hgb",
+    "truth": "true p",
+    "constant": "best constant",
+    "stale_logreg": "stale logreg",
+    "retrained_logreg": "retrained logreg",
+    "stale_hgb": "stale hgb",
+    "retrained_hgb": "retrained hgb",
 }
 
 
