@@ -32,25 +32,43 @@ def test_late_probability_follows_the_documented_logit():
         w_distance=0.1,
         w_prep=0.02,
         w_load=0.3,
+        load_capacity=2,
+        w_overload=0.9,
+        w_peak_overload=0.35,
         w_peak=0.5,
         weather_effect={"clear": 0.0, "snow": 0.7},
+        w_snow_distance=0.15,
+        w_frost=0.08,
         district_effect={"center": 0.25},
         unknown_district_effect=-0.4,
     )
     features = pd.DataFrame(
         {
-            "distance_km": [2.0, 5.0, 1.0],
-            "prep_time_min": [15.0, 25.0, 10.0],
-            "courier_load": [0, 3, 1],
-            "hour": [3, 19, 12],  # 19 and 12 are peak hours
-            "weather": ["clear", "snow", "hail"],  # "hail" has no effect
-            "district": ["center", "center", "riverside"],  # "riverside" is unknown
+            "distance_km": [2.0, 5.0, 1.0, 3.0],
+            "prep_time_min": [15.0, 25.0, 10.0, 15.0],
+            "courier_load": [0, 3, 1, 4],  # capacity 2: one and two orders of overload
+            "hour": [3, 19, 12, 3],  # 19 and 12 are peak hours
+            "temperature_c": [5.0, -4.0, 0.0, -2.5],  # only frost (below 0 °C) counts
+            "weather": ["clear", "snow", "hail", "clear"],  # "hail" has no effect
+            "district": ["center", "center", "riverside", "center"],  # "riverside": unknown
         }
     )
     expected = [
-        sigmoid(-1.0 + 0.1 * 2 + 0.02 * 0 + 0.3 * 0 + 0 + 0.0 + 0.25),
-        sigmoid(-1.0 + 0.1 * 5 + 0.02 * 10 + 0.3 * 3 + 0.5 + 0.7 + 0.25),
-        sigmoid(-1.0 + 0.1 * 1 + 0.02 * -5 + 0.3 * 1 + 0.5 + 0.0 - 0.4),
+        sigmoid(-1.0 + 0.1 * 2 + 0.02 * 0 + 0.3 * 0 + 0 + 0 + 0.0 + 0 + 0 + 0.25),
+        sigmoid(
+            -1.0
+            + 0.1 * 5
+            + 0.02 * 10
+            + 0.3 * 3
+            + (0.9 + 0.35) * 1
+            + 0.5
+            + 0.7
+            + 0.15 * 5
+            + 0.08 * 4
+            + 0.25
+        ),
+        sigmoid(-1.0 + 0.1 * 1 + 0.02 * -5 + 0.3 * 1 + 0 + 0.5 + 0.0 + 0 + 0 - 0.4),
+        sigmoid(-1.0 + 0.1 * 3 + 0 + 0.3 * 4 + 0.9 * 2 + 0 + 0.0 + 0 + 0.08 * 2.5 + 0.25),
     ]
     assert late_probability(features, truth) == pytest.approx(expected)
 

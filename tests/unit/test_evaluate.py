@@ -19,6 +19,7 @@ from mlops_course.model.evaluate import (
     format_roubles,
     require_comparable,
     score_metrics,
+    tune_threshold,
 )
 from mlops_course.scenario.generator import generate_orders, late_probability
 
@@ -57,34 +58,48 @@ def orders() -> pd.DataFrame:
     return generate_orders(20_000, seed=8)
 
 
-def test_business_cost_counts_misses_and_false_alarms():
+def test_business_cost_prices_each_outcome():
     y_true = [1, 1, 0, 0, 0]
-    y_pred = [1, 0, 1, 0, 0]  # one missed late order, one false alarm
+    y_pred = [1, 0, 1, 0, 0]  # one late order caught, one missed, one false alarm
+    costs = CostTable(late_damage=400, action=60, prevented=0.75)
 
-    assert business_cost(y_true, y_pred, CostTable(missed_late=300, false_alarm=50)) == 350
-    assert business_cost(y_true, y_true, CostTable()) == 0
+    assert (costs.caught_late, costs.missed_late, costs.false_alarm) == (160, 400, 60)
+    assert business_cost(y_true, y_pred, costs) == 160 + 400 + 60
+    # On-time orders without an alarm cost nothing; a caught late order still costs the
+    # action and the damage it does not prevent.
+    assert business_cost([0, 0], [0, 0], costs) == 0
+    assert business_cost([1], [1], CostTable(action=50, prevented=1.0)) == 50
+
+
+def test_prevented_share_must_be_a_share():
+    with pytest.raises(ValueError, match="prevented"):
+        CostTable(prevented=1.5)
 
 
 def test_doubling_the_miss_cost_doubles_the_cost_of_never_raising_an_alarm(orders):
     never_late = ConstantModel(0.0)
-    base = evaluate_model(never_late, orders, costs=CostTable(missed_late=300, false_alarm=50))
-    doubled = evaluate_model(never_late, orders, costs=CostTable(missed_late=600, false_alarm=50))
-    free_alarms = evaluate_model(
-        never_late, orders, costs=CostTable(missed_late=300, false_alarm=0)
-    )
+    base = evaluate_model(never_late, orders, costs=CostTable(late_damage=400, action=60))
+    doubled = evaluate_model(never_late, orders, costs=CostTable(late_damage=800, action=60))
+    free_action = evaluate_model(never_late, orders, costs=CostTable(late_damage=400, action=0))
 
     n_late = int(orders[TARGET].sum())
-    assert base["cost_total"] == 300 * n_late
+    assert base["cost_total"] == 400 * n_late
     assert doubled["cost_total"] == 2 * base["cost_total"]
-    assert free_alarms["cost_total"] == base["cost_total"]  # no alarms, nothing false
-    assert base["cost_per_order"] == pytest.approx(300 * orders[TARGET].mean())
+    assert free_action["cost_total"] == base["cost_total"]  # no alarms, no action paid
+    assert base["cost_per_order"] == pytest.approx(400 * orders[TARGET].mean())
+    flag_none = CostTable().constant_costs(orders[TARGET].mean())["flag_none"]
+    assert base["cost_per_order"] == pytest.approx(flag_none)
 
 
-def test_always_raising_an_alarm_costs_only_false_alarms(orders):
-    metrics = evaluate_model(ConstantModel(1.0), orders, costs=CostTable(false_alarm=50))
+def test_always_raising_an_alarm_pays_the_action_for_every_order(orders):
+    costs = CostTable(late_damage=400, action=50, prevented=0.75)
+    metrics = evaluate_model(ConstantModel(1.0), orders, costs=costs)
 
-    assert metrics["cost_total"] == 50 * int((orders[TARGET] == 0).sum())
+    n_late = int(orders[TARGET].sum())
+    assert metrics["cost_total"] == pytest.approx(50 * len(orders) + 100 * n_late)
     assert metrics["predicted_late_rate"] == 1.0
+    flag_all = costs.constant_costs(orders[TARGET].mean())["flag_all"]
+    assert metrics["cost_per_order"] == pytest.approx(flag_all)
 
 
 def test_metrics_are_plain_floats_ready_for_mlflow_and_dvc(orders):
@@ -102,7 +117,8 @@ def test_perfect_and_constant_scores_bound_the_metrics():
     constant = score_metrics(y_true, np.full(len(y_true), 0.5))
 
     assert perfect["roc_auc"] == 1.0 and perfect["f1"] == 1.0 and perfect["accuracy"] == 1.0
-    assert perfect["cost_total"] == 0.0 and perfect["log_loss"] < 1e-6
+    # Even a perfect forecast pays for acting on the late orders (3 of them).
+    assert perfect["cost_total"] == 3 * CostTable().caught_late and perfect["log_loss"] < 1e-6
     assert constant["roc_auc"] == 0.5
     assert constant["log_loss"] == pytest.approx(math.log(2))
 
@@ -125,14 +141,15 @@ def test_best_threshold_is_the_minimum_of_the_cost_curve(orders):
 
 
 def test_calibrated_probabilities_need_the_break_even_threshold(orders):
-    # For true probabilities, alarm when p * missed_late > (1 - p) * false_alarm.
+    # For true probabilities, act when the expected damage prevented exceeds the action's
+    # price: p * prevented * late_damage > action.
     costs = CostTable()
     minimum = cost_by_threshold(OracleModel(), orders, costs)["cost_total"].min()
     at_break_even = evaluate_model(
         OracleModel(), orders, threshold=costs.break_even_threshold, costs=costs
     )["cost_total"]
 
-    assert costs.break_even_threshold == pytest.approx(50 / 350)
+    assert costs.break_even_threshold == pytest.approx(60 / (0.7 * 400))
     # The empirical curve is flat near its minimum: sampling noise moves the argmin a bit.
     assert at_break_even <= 1.02 * minimum
     assert abs(best_threshold(OracleModel(), orders, costs) - costs.break_even_threshold) < 0.05
@@ -140,8 +157,8 @@ def test_calibrated_probabilities_need_the_break_even_threshold(orders):
 
 def test_a_dearer_miss_never_raises_the_best_threshold(orders):
     thresholds = [
-        best_threshold(OracleModel(), orders, CostTable(missed_late=miss, false_alarm=50))
-        for miss in (50, 150, 300, 900)
+        best_threshold(OracleModel(), orders, CostTable(late_damage=damage, action=60))
+        for damage in (120, 250, 400, 1200)
     ]
 
     assert thresholds == sorted(thresholds, reverse=True)
@@ -167,3 +184,18 @@ def test_a_metric_without_a_known_direction_is_refused() -> None:
     require_comparable("log_loss")
     with pytest.raises(ValueError, match="не подходит для сравнения"):
         require_comparable("logloss")
+
+
+def test_an_action_that_prevents_nothing_is_never_worth_taking():
+    assert CostTable(prevented=0.0).break_even_threshold == 1.0
+    assert CostTable(action=0.0).break_even_threshold == 0.0
+
+
+def test_the_threshold_is_tuned_on_validation_orders_only(orders):
+    validation = orders.iloc[:5000]
+    judged = orders.iloc[5000:].copy()
+    judged[TARGET] = 1 - judged[TARGET]  # labels that would pull any threshold elsewhere
+    tuned = tune_threshold(OracleModel(), validation)
+
+    assert tuned == best_threshold(OracleModel(), validation)
+    assert tuned != best_threshold(OracleModel(), judged)

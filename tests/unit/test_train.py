@@ -9,7 +9,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from mlops_course.config import FEATURES, ID_COLUMN, TARGET, TIME_COLUMN
-from mlops_course.model.train import MODELS, build_pipeline, split, train_model
+from mlops_course.model.train import MODELS, build_pipeline, split, split_validation, train_model
 from mlops_course.scenario.generator import generate_orders, late_probability
 
 
@@ -104,6 +104,16 @@ def test_stratified_split_is_reproducible_and_keeps_the_late_rate(orders):
     assert not train[ID_COLUMN].equals(other[ID_COLUMN])
     assert abs(train[TARGET].mean() - test[TARGET].mean()) < 0.005
     assert set(train[ID_COLUMN]).isdisjoint(test[ID_COLUMN])
+
+
+def test_validation_is_carved_from_the_latest_training_orders(orders):
+    train, test = split(orders, test_size=0.25)
+    fit, validation = split_validation(train, validation_size=0.2)
+
+    assert len(validation) == round(0.2 * len(train))
+    assert fit[TIME_COLUMN].max() <= validation[TIME_COLUMN].min()
+    assert validation[TIME_COLUMN].max() <= test[TIME_COLUMN].min()  # the test stays unseen
+    assert sorted([*fit[ID_COLUMN], *validation[ID_COLUMN]]) == sorted(train[ID_COLUMN])
 
 
 def test_split_rejects_a_bad_test_size(orders):

@@ -102,6 +102,21 @@ def split(
     return train.copy(), test.copy()
 
 
+VALIDATION_SIZE = 0.25
+"""Share of the training period kept back to tune the alarm threshold."""
+
+
+def split_validation(
+    train: pd.DataFrame, validation_size: float = VALIDATION_SIZE
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Carve (fit, validation) out of the *training* orders, by time.
+
+    The model is fitted on the earlier orders and its threshold tuned on the latest ones
+    (``evaluate.tune_threshold``); the test set stays untouched, to judge the result.
+    """
+    return split(train, test_size=validation_size)
+
+
 def train_model(
     frame: pd.DataFrame, model: str = "logreg", seed: int = SEED, **params: Any
 ) -> Pipeline:

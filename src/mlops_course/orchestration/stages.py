@@ -102,12 +102,29 @@ def validate(params: dict[str, Any]) -> None:
         )
 
 
+def reference_splits(params: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """(fit, validation, holdout) of the reference orders, by time.
+
+    The model is fitted on ``fit``, its threshold tuned on ``validation`` (the latest
+    ``train.validation_size`` of the training orders) and judged on ``holdout`` (the
+    latest ``train.test_size`` of all reference orders), which neither step sees.
+    """
+    from mlops_course.model import train
+
+    p = params["train"]
+    train_frame, holdout = train.split(
+        generator.load_orders(REFERENCE_CSV), test_size=p["test_size"]
+    )
+    fit, validation = train.split_validation(train_frame, p["validation_size"])
+    return fit, validation, holdout
+
+
 def train_stage(params: dict[str, Any]) -> None:
     from mlops_course.model import train
 
     p = params["train"]
-    train_frame, _ = train.split(generator.load_orders(REFERENCE_CSV), test_size=p["test_size"])
-    model = train.train_model(train_frame, model=p["model"], seed=p["seed"], **p["params"])
+    fit, _, _ = reference_splits(params)
+    model = train.train_model(fit, model=p["model"], seed=p["seed"], **p["params"])
     MODEL_PKL.parent.mkdir(parents=True, exist_ok=True)
     MODEL_PKL.write_bytes(pickle.dumps(model, protocol=5))
 
@@ -117,13 +134,19 @@ def load_model() -> Any:
 
 
 def evaluate_stage(params: dict[str, Any]) -> None:
-    """Quality on the hold-out (the past) and on the current batch (production)."""
-    from mlops_course.model import evaluate, train
+    """Quality on the hold-out (the past) and on the current batch (production).
+
+    ``evaluate.threshold: tuned`` picks the cost-optimal threshold on the validation
+    orders (``evaluate.tune_threshold``); a number is used as it is.
+    """
+    from mlops_course.model import evaluate
 
     costs = evaluate.CostTable(**params["evaluate"]["costs"])
-    threshold = params["evaluate"]["threshold"]
     model = load_model()
-    _, holdout = train.split(generator.load_orders(REFERENCE_CSV), params["train"]["test_size"])
+    _, validation, holdout = reference_splits(params)
+    threshold = params["evaluate"]["threshold"]
+    if threshold == "tuned":
+        threshold = evaluate.tune_threshold(model, validation, costs)
     current = generator.load_orders(CURRENT_CSV)
     write_json(
         {

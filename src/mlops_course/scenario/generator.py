@@ -5,14 +5,37 @@ of it and measure the effect:
 
 * ``Conditions`` say how the features are distributed, P(X): weather, temperature,
   districts, courier load, order values. Changing them is *data (covariate) drift*.
-* ``GroundTruth`` says how features turn into lateness, P(y | X): a logistic model
+* ``GroundTruth`` says how features turn into lateness, P(y | X): ``is_late ~
+  Bernoulli(sigmoid(late_logit))`` (the Bernoulli draw is the label noise), with
 
   ``logit = intercept + w_distance * distance_km + w_prep * (prep_time_min - 15)
-  + w_load * courier_load + w_peak * is_peak_hour + weather effect + district effect``
+  + w_load * courier_load + (w_overload + w_peak_overload * is_peak) * overload
+  + w_peak * is_peak + weather_effect[weather] + w_snow_distance * is_snow * distance_km
+  + w_frost * frost + district_effect[district]``,
 
-  and ``is_late ~ Bernoulli(sigmoid(logit))`` (the Bernoulli draw is the label noise).
-  ``order_value`` and ``temperature_c`` have no direct effect: drift in them is harmless.
-  Changing the ground truth (``ROUTING_CHANGE``) is *concept drift*.
+  where ``overload = max(courier_load - load_capacity, 0)`` and ``frost = max(-temperature_c,
+  0)``. Changing the ground truth (``ROUTING_CHANGE``) is *concept drift*.
+
+The terms are mechanisms a dispatcher would name, and several of them are nearly
+invisible in ordinary (spring) data, so a model trained there can be right for spring
+and wrong later:
+
+* **Courier load saturates.** A courier's bag and route take ``load_capacity`` = 4 orders
+  in one trip; every order beyond waits for a second trip (``w_overload``, worse in peak
+  traffic: ``w_peak_overload``). Normally the dispatcher never assigns more than four
+  (``Conditions.courier_load_max``), so the reference data has *no* overloaded courier
+  and no model can learn the jump from it; the ``peak_load`` scenario lifts the cap.
+* **Frost slows couriers** below 0 °C (``w_frost`` per degree: ice, slow bikes), and
+  **snow makes each km slower** (``w_snow_distance``). Spring has a few frosty or snowy
+  orders; winter is mostly them.
+* **An unknown district** (``unknown_district_effect``): couriers do not know the
+  addresses yet. A model has never seen the category.
+* ``order_value`` has no effect at all, and ``temperature_c`` only below zero: a
+  campaign that doubles the basket is harmless drift.
+
+A linear model in the raw features (the course's logistic regression, with ``hour`` as a
+number) cannot express the peak hours, the kinks or the interactions exactly; it fits
+them well where the training data is, and extrapolates them wrongly where it is not.
 """
 
 from __future__ import annotations
@@ -64,37 +87,60 @@ class Conditions:
     distance_median_km: float = 3.0
     courier_load_base: float = 1.5
     courier_load_peak: float = 1.5
+    courier_load_max: int = 4
+    """The dispatcher's cap: normally no courier carries more than this many orders."""
     order_value_median: float = 1200.0
 
 
 @dataclass(frozen=True)
 class GroundTruth:
-    """How features turn into lateness: P(y | X), a logistic model."""
+    """How features turn into lateness: P(y | X), a logistic model with kinks and interactions.
 
-    intercept: float = -3.2
-    w_distance: float = 0.22
-    w_prep: float = 0.06
-    w_load: float = 0.45
-    w_peak: float = 0.40
+    Every term is a mechanism a dispatcher would recognise; see the module docstring.
+    """
+
+    intercept: float = -6.4
+    w_distance: float = 0.7
+    """Per km of the trip."""
+    w_prep: float = 0.12
+    """Per minute the kitchen needs beyond 15."""
+    w_load: float = 0.2
+    """Per order the courier carries (each is one more stop)."""
+    load_capacity: int = 4
+    """Orders a courier's bag and route take in one trip (the dispatcher's usual cap)."""
+    w_overload: float = 1.0
+    """Per order beyond ``load_capacity``: it waits for a second trip."""
+    w_peak_overload: float = 0.5
+    """Per order beyond capacity *at a peak hour*, on top: the second trip is in traffic."""
+    w_peak: float = 0.7
+    """Lunch and dinner traffic (``PEAK_HOURS``)."""
     weather_effect: dict[str, float] = field(
-        default_factory=lambda: {"clear": 0.0, "rain": 0.7, "snow": 1.6, "fog": 0.5}
+        default_factory=lambda: {"clear": 0.0, "rain": 0.7, "snow": 0.3, "fog": 0.5}
     )
+    w_snow_distance: float = 0.3
+    """Per km of the trip in snow, on top of ``weather_effect["snow"]``: slow, snowy roads."""
+    w_frost: float = 0.22
+    """Per degree below 0 °C: ice on roads and pavements, slow bikes and scooters."""
     district_effect: dict[str, float] = field(
         default_factory=lambda: {
-            "center": 0.4,
+            "center": 0.5,
             "north": 0.0,
             "south": 0.1,
             "east": -0.1,
             "west": 0.0,
         }
     )
-    unknown_district_effect: float = 0.5
+    unknown_district_effect: float = 1.2
+    """A district the couriers do not know yet: unfamiliar addresses, no known shortcuts."""
 
 
 BASE_CONDITIONS = Conditions()
 BASE_TRUTH = GroundTruth()
-# A new routing system: long trips are no longer the problem, busy couriers are.
-ROUTING_CHANGE = replace(BASE_TRUTH, intercept=-3.0, w_distance=0.02, w_load=0.85)
+# A new routing system: routes are optimised, so long trips are no longer the problem, but
+# it batches orders, so every order a courier carries (one more stop) matters five times more.
+ROUTING_CHANGE = replace(
+    BASE_TRUTH, intercept=-5.6, w_distance=0.1, w_snow_distance=0.1, w_load=1.0
+)
 
 
 def _draw_category(rng: np.random.Generator, probs: dict[str, float], n: int) -> np.ndarray:
@@ -103,23 +149,36 @@ def _draw_category(rng: np.random.Generator, probs: dict[str, float], n: int) ->
     return names[rng.choice(len(names), size=n, p=weights / weights.sum())]
 
 
-def late_probability(features: pd.DataFrame, truth: GroundTruth = BASE_TRUTH) -> np.ndarray:
-    """P(is_late = 1 | features) under the given ground truth."""
+def late_logit(features: pd.DataFrame, truth: GroundTruth = BASE_TRUTH) -> np.ndarray:
+    """The log-odds of being late under the given ground truth (see the module docstring)."""
     is_peak = features["hour"].isin(PEAK_HOURS).to_numpy()
-    weather = features["weather"].map(truth.weather_effect).fillna(0.0).to_numpy()
+    weather = features["weather"]
+    is_snow = (weather == "snow").to_numpy()
+    weather_effect = weather.map(truth.weather_effect).fillna(0.0).to_numpy()
     district = (
         features["district"].map(truth.district_effect).fillna(truth.unknown_district_effect)
     ).to_numpy()
-    logit = (
+    distance = features["distance_km"].to_numpy()
+    load = features["courier_load"].to_numpy()
+    overload = np.maximum(load - truth.load_capacity, 0)
+    frost = np.maximum(-features["temperature_c"].to_numpy(), 0.0)
+    return (
         truth.intercept
-        + truth.w_distance * features["distance_km"].to_numpy()
+        + truth.w_distance * distance
         + truth.w_prep * (features["prep_time_min"].to_numpy() - 15.0)
-        + truth.w_load * features["courier_load"].to_numpy()
+        + truth.w_load * load
+        + (truth.w_overload + truth.w_peak_overload * is_peak) * overload
         + truth.w_peak * is_peak
-        + weather
+        + weather_effect
+        + truth.w_snow_distance * is_snow * distance
+        + truth.w_frost * frost
         + district
     )
-    return 1.0 / (1.0 + np.exp(-logit))
+
+
+def late_probability(features: pd.DataFrame, truth: GroundTruth = BASE_TRUTH) -> np.ndarray:
+    """P(is_late = 1 | features) under the given ground truth: ``sigmoid(late_logit)``."""
+    return 1.0 / (1.0 + np.exp(-late_logit(features, truth)))
 
 
 def _check_window(start: str | pd.Timestamp, days: float) -> pd.Timestamp:
@@ -185,7 +244,9 @@ def generate_orders(
                 rng.lognormal(np.log(conditions.distance_median_km), 0.6, size=n), 0.2, 30.0
             ).round(2),
             "prep_time_min": np.clip(rng.gamma(4.0, 4.0, size=n), 2.0, 90.0).round(1),
-            "courier_load": rng.poisson(load_rate).astype(np.int64),
+            "courier_load": np.minimum(rng.poisson(load_rate), conditions.courier_load_max).astype(
+                np.int64
+            ),
             "hour": hour.astype(np.int64),
             "weekday": timestamp.weekday.to_numpy().astype(np.int64),
             "temperature_c": temperature.round(1),

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,7 @@ NEW_DISTRICT = "riverside"
 WINTER_WEATHER = {"clear": 0.45, "rain": 0.05, "snow": 0.40, "fog": 0.10}
 WINTER_TEMPERATURE_MEAN = -8.0
 NEW_DISTRICT_SHARE = 0.25
+PEAK_LOAD_MAX = 8
 MISSING_SHARE = 0.30
 RENAMED_TO = {"prep_time_min": "prep_time"}
 
@@ -112,11 +113,14 @@ def _new_district(conditions: Conditions, strength: float) -> Conditions:
 
 
 def _peak_load(conditions: Conditions, strength: float) -> Conditions:
-    # Strength 1 doubles the number of orders each courier carries.
+    # Strength 1 doubles the number of orders each courier carries: too few couriers, so
+    # the dispatcher has to lift its cap (4 orders at once) to PEAK_LOAD_MAX.
+    cap = conditions.courier_load_max
     return replace(
         conditions,
         courier_load_base=conditions.courier_load_base * (1 + strength),
         courier_load_peak=conditions.courier_load_peak * (1 + strength),
+        courier_load_max=round(cap + strength * max(PEAK_LOAD_MAX - cap, 0)),
     )
 
 
@@ -126,16 +130,19 @@ def _marketing_campaign(conditions: Conditions, strength: float) -> Conditions:
 
 
 def _routing_change(truth: GroundTruth, strength: float) -> GroundTruth:
-    def towards(name: str) -> float:
-        start, end = getattr(truth, name), getattr(ROUTING_CHANGE, name)
+    """Every weight that ``ROUTING_CHANGE`` changes, moved ``strength`` of the way there."""
+
+    def towards(start: Any, end: Any) -> Any:
+        if isinstance(start, dict):
+            return {key: towards(start.get(key, 0.0), end.get(key, 0.0)) for key in end}
         return start + strength * (end - start)
 
-    return replace(
-        truth,
-        intercept=towards("intercept"),
-        w_distance=towards("w_distance"),
-        w_load=towards("w_load"),
-    )
+    changed = {
+        f.name: towards(getattr(truth, f.name), getattr(ROUTING_CHANGE, f.name))
+        for f in fields(GroundTruth)
+        if getattr(ROUTING_CHANGE, f.name) != getattr(BASE_TRUTH, f.name)
+    }
+    return replace(truth, **changed)
 
 
 def _incident_rows(frame: pd.DataFrame, share: float, rng: np.random.Generator) -> np.ndarray:
@@ -212,7 +219,8 @@ _ALL_SCENARIOS = [
         "peak_load",
         DATA_DRIFT,
         ("courier_load",),
-        "Рост нагрузки: у каждого курьера вдвое больше заказов одновременно.",
+        f"Рост нагрузки: у каждого курьера вдвое больше заказов одновременно; диспетчер "
+        f"снимает обычный предел в 4 заказа (до {PEAK_LOAD_MAX}).",
         change_conditions=_peak_load,
     ),
     Scenario(
@@ -228,7 +236,7 @@ _ALL_SCENARIOS = [
         CONCEPT_DRIFT,
         ("distance_km", "courier_load"),
         "Новая система маршрутизации: расстояние почти не влияет на опоздание, "
-        "нагрузка курьера — вдвое сильнее; P(X) не меняется.",
+        "каждый заказ в сумке курьера — впятеро сильнее; P(X) не меняется.",
         change_truth=_routing_change,
     ),
     Scenario(
@@ -322,6 +330,28 @@ def _row_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
+def _world(chosen: Mapping[str, float]) -> tuple[Conditions, GroundTruth]:
+    conditions, truth = BASE_CONDITIONS, BASE_TRUTH
+    for name, value in chosen.items():
+        scenario = SCENARIOS[name]
+        if scenario.change_conditions is not None:
+            conditions = scenario.change_conditions(conditions, value)
+        if scenario.change_truth is not None:
+            truth = scenario.change_truth(truth, value)
+    return conditions, truth
+
+
+def world(
+    scenarios: Sequence[str] | str = (), strength: float | Mapping[str, float] = 1.0
+) -> tuple[Conditions, GroundTruth]:
+    """The ``(Conditions, GroundTruth)`` that ``make_batch`` draws orders from.
+
+    ``late_probability(batch.frame, world(names, strength)[1])`` is the true P(late | X) of
+    a batch made with the same scenarios and strength (quality incidents change neither).
+    """
+    return _world(_strengths(scenarios, strength))
+
+
 def make_batch(
     n: int,
     seed: int = SEED,
@@ -342,14 +372,7 @@ def make_batch(
     arguments -> identical frame; ``meta`` records exactly what was injected.
     """
     chosen = _strengths(scenarios, strength)
-    conditions, truth = BASE_CONDITIONS, BASE_TRUTH
-    for name, value in chosen.items():
-        scenario = SCENARIOS[name]
-        if scenario.change_conditions is not None:
-            conditions = scenario.change_conditions(conditions, value)
-        if scenario.change_truth is not None:
-            truth = scenario.change_truth(truth, value)
-
+    conditions, truth = _world(chosen)
     frame = generate_orders(
         n, seed, start=start, days=days, conditions=conditions, truth=truth, first_id=first_id
     )
