@@ -39,68 +39,75 @@ n_eval = 3_000
 # ## DevOps: код проверяется тестами
 #
 # Тест — маленькая функция, которая проверяет одно обещание кода. Проверим бизнес-метрику
-# курса `evaluate.business_cost`: пропущенное опоздание стоит 300 ₽, ложная тревога — 50 ₽.
-# Тесты записываем в файл, как в настоящем проекте, и запускаем `pytest`.
+# курса `evaluate.business_cost`: тревога модели запускает действие (бонус свободному
+# курьеру), оно стоит денег на каждом отмеченном заказе и предотвращает часть опозданий;
+# опоздание, о котором никто не предупредил, стоит больше всего. Как в настоящем проекте,
+# тесты лежат в файле рядом с модулем, а запускает их `pytest` в отдельном процессе.
 
 # %%
 TESTS = """
-from mlops_course.model.evaluate import business_cost
+from evaluate import CostTable, business_cost
 
-def test_missed_late_order_costs_300():
-    assert business_cost([1], [0]) == 300
+costs = CostTable()
 
-def test_false_alarm_costs_50():
-    assert business_cost([0], [1]) == 50
+def test_missed_late_order_costs_the_damage():
+    assert business_cost([1], [0], costs) == costs.late_damage
 
-def test_correct_predictions_cost_nothing():
-    assert business_cost([0, 1], [0, 1]) == 0
+def test_false_alarm_costs_the_action():
+    assert business_cost([0], [1], costs) == costs.action
+
+def test_caught_late_order_costs_the_action_and_the_damage_left():
+    left = (1 - costs.prevented) * costs.late_damage
+    assert business_cost([1], [1], costs) == costs.action + left
+
+def test_on_time_order_without_alarm_costs_nothing():
+    assert business_cost([0], [0], costs) == 0
 """
 
 # %% [markdown]
-# Записываем тесты в файл и запускаем `pytest` (помощник `devops.run_pytest` запускает его
-# тихо и возвращает код возврата).
+# Кладём в рабочую папку копию настоящего модуля курса `model/evaluate.py` и файл тестов,
+# запускаем `pytest` (помощник `automation.ci.pytest_outcomes` запускает его тихо и
+# возвращает исход каждого теста).
 
 # %%
-from mlops_course.automation.ci import run_pytest
-from mlops_course.config import display_path, work_dir
+import shutil
 
-test_file = work_dir("devops") / "test_business_cost.py"
-test_file.write_text(TESTS)
-print("тесты записаны в", display_path(test_file))
-print("код возврата pytest:", run_pytest(test_file), "(0 — все тесты прошли)")
-
-# %% [markdown]
-# Теперь «коллега» меняет код и путает цены местами. Запускаем те же тесты на
-# новой версии функции — они ловят ошибку до того, как она попадёт в production.
-
-# %%
 import pandas as pd
 
-namespace: dict = {}
-exec(TESTS, namespace)
-tests = {name: fn for name, fn in namespace.items() if name.startswith("test_")}
+from mlops_course.automation.ci import pytest_outcomes
+from mlops_course.config import display_path, repo_root, work_dir
 
+project = work_dir("devops")
+module = project / "evaluate.py"
+shutil.copy(repo_root() / "src" / "mlops_course" / "model" / "evaluate.py", module)
+(project / "test_business_cost.py").write_text(TESTS)
+original = module.read_text()
+results = {"исходный код": pytest_outcomes(project / "test_business_cost.py")}
+print("модуль и тесты в", display_path(project))
+pd.Series(results["исходный код"], name="исход")
 
-def buggy_business_cost(y_true, y_pred, costs=None):
-    """The colleague's version: missed orders and false alarms priced the other way round."""
-    missed = sum(t and not p for t, p in zip(y_true, y_pred, strict=True))
-    alarms = sum(p and not t for t, p in zip(y_true, y_pred, strict=True))
-    return missed * 50 + alarms * 300
-
+# %% [markdown]
+# Теперь «коллега» упрощает формулу и забывает, что пойманное опоздание тоже стоит денег
+# (действие оплачено, а часть опоздания всё равно случилась). Вот его правка:
 
 # %%
-def outcome(test) -> str:
-    try:
-        test()
-    except AssertionError:
-        return "✗ упал"
-    return "✓ прошёл"
+import difflib
 
+forgotten = "caught * self.caught_late + "  # in CostTable.total
+assert original.count(forgotten) == 1  # the colleague edits exactly this spot
+module.write_text(original.replace(forgotten, ""))
+diff = difflib.unified_diff(
+    original.splitlines(), module.read_text().splitlines(), lineterm="", n=0
+)
+print("\n".join(line for line in diff if line.startswith(("-  ", "+  "))))
 
-results = {"исходный код": {name: outcome(fn) for name, fn in tests.items()}}
-namespace["business_cost"] = buggy_business_cost  # the tests now see the colleague's code
-results["код коллеги"] = {name: outcome(fn) for name, fn in tests.items()}
-pd.DataFrame(results)
+# %% [markdown]
+# Те же тесты на коде коллеги ловят ошибку до того, как она попадёт в production:
+
+# %%
+results["код коллеги"] = pytest_outcomes(project / "test_business_cost.py")
+module.write_text(original)  # the review sends the change back
+pd.DataFrame(results).replace({"passed": "✓ прошёл", "failed": "✗ упал"})
 
 # %% [markdown]
 # **Непрерывная интеграция (CI, continuous integration)** делает то же самое при каждой
@@ -160,18 +167,29 @@ except DataValidationError as error:
 
 # %% [markdown]
 # Во что обошлась бы плохая партия, если бы проверки не было? Обучим модель на каждой
-# партии и оценим на свежих заказах (с расстоянием в километрах, как в production):
-# ROC AUC и бизнес-стоимость ошибок (`evaluate.CostTable`, порог безубыточности).
+# партии: на ранних заказах партии — сама модель, на последней четверти — порог тревоги с
+# наименьшей стоимостью (`evaluate.tune_threshold`: порог подбирают на валидационной части
+# обучающих данных, а не на тех, что потом судят модель). Судим на свежих заказах (с
+# расстоянием в километрах, как в production).
 
 # %%
-from mlops_course.model.evaluate import CostTable, evaluate_model, format_roubles
-from mlops_course.model.train import train_model
+from mlops_course.model.evaluate import CostTable, evaluate_model, format_roubles, tune_threshold
+from mlops_course.model.train import split_validation, train_model
 
+costs = CostTable()
 fresh = make_batch(n_eval, seed=seed + 1000).frame
-threshold = CostTable().break_even_threshold
+
+
+def train_with_threshold(batch: pd.DataFrame):
+    """The model on the earlier orders, its alarm threshold tuned on the latest ones."""
+    fit, validation = split_validation(batch)
+    model = train_model(fit, seed=seed)
+    return model, tune_threshold(model, validation, costs)
+
+
 models = {
-    "хорошая партия": train_model(good, seed=seed),
-    "партия в метрах": train_model(bad, seed=seed),
+    "хорошая партия": train_with_threshold(good),
+    "партия в метрах": train_with_threshold(bad),
 }
 
 # %% [markdown]
@@ -179,14 +197,45 @@ models = {
 # видно только на свежих заказах:
 
 # %%
-cost = (
-    pd.DataFrame({name: evaluate_model(m, fresh, threshold) for name, m in models.items()})
-    .T[["roc_auc", "predicted_late_rate", "cost_per_order", "cost_total"]]
-    .round(3)
+columns = ["roc_auc", "log_loss", "threshold", "predicted_late_rate", "cost_per_order"]
+cost = pd.DataFrame(
+    {name: evaluate_model(m, fresh, t, costs) for name, (m, t) in models.items()}
+).T[columns]
+good_row, bad_row = cost.loc["хорошая партия"], cost.loc["партия в метрах"]
+extra = (bad_row["cost_per_order"] - good_row["cost_per_order"]) * n_eval
+print(
+    f"ROC AUC: −{good_row['roc_auc'] - bad_row['roc_auc']:.3f}; "
+    f"log loss: +{bad_row['log_loss'] - good_row['log_loss']:.3f}; "
+    f"стоимость: {bad_row['cost_per_order'] / good_row['cost_per_order'] - 1:+.0%} "
+    f"({format_roubles(extra, signed=True)} на {n_eval} заказов)"
 )
-extra = cost.loc["партия в метрах", "cost_total"] - cost.loc["хорошая партия", "cost_total"]
-print(f"лишние потери из-за плохой партии: {format_roubles(extra)} на {n_eval} заказов")
-cost
+cost.round(3)
+
+# %% [markdown]
+# Порог у обеих моделей одинаковый: на своей партии модель «в метрах» предсказывает ровно
+# то же, что и хорошая (масштаб признака снимает стандартизация). Ломается она на свежих
+# заказах в километрах: все расстояния для неё в тысячу раз короче, и она почти перестаёт
+# тревожить (см. `predicted_late_rate`) — опоздания проходят без предупреждения.
+#
+# Здесь беду видят все три метрики. Но для ворот качества ROC AUC — плохой выбор: он
+# смотрит только на **порядок** заказов по риску и не замечает, что сами вероятности
+# врут. Проверим: исказим вероятности хорошей модели монотонно (p → p², модель стала
+# «оптимистом»). Порядок заказов прежний, а порог тревоги подобран под честные вероятности.
+
+# %%
+from mlops_course.model.evaluate import late_scores, score_metrics
+
+model, threshold = models["хорошая партия"]
+honest = late_scores(model, fresh)
+distorted = {"честные p": honest, "искажённые p²": honest**2}
+pd.DataFrame(
+    {name: score_metrics(fresh["is_late"], p, threshold, costs) for name, p in distorted.items()}
+).T[["roc_auc", "log_loss", "cost_per_order"]].round(3)
+
+# %% [markdown]
+# ROC AUC не изменился ни на тысячную, а log loss и стоимость в рублях выросли. Поэтому
+# ворота качества ниже сравнивают **log loss** (штраф за уверенные ошибки в вероятностях):
+# он видит и порядок, и калибровку, и не зависит от порога.
 
 # %% [markdown]
 # ## MLOps: ворота качества и реестр моделей
@@ -209,32 +258,36 @@ shutil.rmtree(home / "mlflow", ignore_errors=True)
 tracking.setup_tracking(home=home)
 
 
-def log_and_register(model, train_frame) -> int:
-    metrics = evaluate_model(model, fresh, threshold)
-    info = tracking.log_training_run(model, train_frame, fresh, {"seed": seed}, metrics)
+def log_and_register(name: str, train_frame: pd.DataFrame) -> int:
+    model, threshold = models[name]
+    metrics = evaluate_model(model, fresh, threshold, costs)
+    params = {"seed": seed, "threshold": threshold}
+    info = tracking.log_training_run(model, train_frame, fresh, params, metrics)
     return registry.register(info.model_uri)
 
 
+def gate(version: int):
+    return registry.promote_if_better(registry.MODEL_NAME, version, fresh, metric="log_loss")
+
+
 # %%
-v1 = log_and_register(models["хорошая партия"], good)
-decision = registry.promote_if_better(registry.MODEL_NAME, v1, fresh)
-print(f"версия {v1}: {decision.reason}")
+v1 = log_and_register("хорошая партия", good)
+print(f"версия {v1}: {gate(v1).reason}")
 
 # %% [markdown]
 # Предположим, проверку данных отключили, и модель на партии в метрах дошла до реестра.
 # Ворота качества — вторая линия обороны: они сравнивают её с чемпионом.
 
 # %%
-v2 = log_and_register(models["партия в метрах"], bad)
-decision = registry.promote_if_better(registry.MODEL_NAME, v2, fresh)
-print(f"версия {v2}: {decision.reason}")
+v2 = log_and_register("партия в метрах", bad)
+print(f"версия {v2}: {gate(v2).reason}")
 print("алиасы реестра:", registry.aliases())
 
 # %% [markdown]
 # ## «В ML код — это лишь часть системы»
 #
 # Один и тот же код на разных данных даёт разные модели. Сравним «отпечатки»: хэш файла
-# `train.py`, хэш данных и хэш коэффициентов модели — для данных двух разных недель.
+# `model/train.py`, хэш данных и хэш коэффициентов модели — для данных двух разных недель.
 
 # %%
 from mlops_course.scenario.generator import frame_hash
@@ -242,7 +295,7 @@ from mlops_course.versioning.reproducibility import file_hash, model_hash
 
 next_week = make_batch(n_orders, seed=seed + 1).frame
 weeks = {
-    "эта неделя": (good, models["хорошая партия"]),
+    "эта неделя": (good, train_model(good, seed=seed)),
     "следующая неделя": (next_week, train_model(next_week, seed=seed)),
 }
 code_hash = file_hash(repo_root() / "src" / "mlops_course" / "model" / "train.py")
@@ -257,10 +310,12 @@ fingerprints
 # отдельного версионирования (DVC, реестр MLflow) и мониторинга.
 #
 # Известная картинка из статьи «Hidden Technical Debt in Machine Learning Systems»
-# (Sculley et al., 2015): ML-код — маленький чёрный квадрат среди инфраструктуры. Соберём
-# её заново из этого курса: посчитаем строки модулей `mlops_course` по «коробкам»
-# (`system_map.BOXES`). Учебные материалы (вопросы для самопроверки, проверки
-# лабораторных, карты курса и помощники ноутбуков) в систему не входят и не считаются.
+# (Sculley et al., 2015): ML-код — маленький чёрный квадрат среди инфраструктуры. Нарисуем
+# её для этого курса: посчитаем строки модулей `mlops_course` по «коробкам»
+# (`system_map.BOXES`, по папкам системы). Учебная часть (`classroom/`: вопросы, проверки
+# лабораторных, карты и графики курса) в систему не входит и не считается. Это
+# **иллюстрация** к статье, а не её доказательство: мы считаем строки одного учебного
+# проекта, где модель нарочно простая; доля зависит от того, что считать «ML-кодом».
 
 # %%
 from mlops_course.classroom.system_map import BOXES, TEACHING
@@ -289,12 +344,12 @@ plt.show()
 # %% [markdown]
 # ## Итоги
 #
-# - **DevOps:** тесты кода ловят ошибки в коде (перепутанные цены), CI запускает их на
-#   каждое изменение.
+# - **DevOps:** тесты кода поймали ошибку в коде (забытая цена пойманного опоздания), CI
+#   запускает их на каждое изменение.
 # - **DataOps:** проверка данных в шаге ETL остановила партию в метрах; пропущенная партия
-#   стоила бы заметной потери ROC AUC и денег — всё посчитано выше.
-# - **MLOps:** реестр хранит версии моделей, ворота качества не пускают худшую версию в
-#   `champion`.
+#   стоила бы денег: модель на ней почти перестаёт тревожить — всё посчитано выше.
+# - **MLOps:** реестр хранит версии моделей, ворота качества сравнивают log loss (ROC AUC
+#   не видит испорченных вероятностей) и не пускают худшую версию в `champion`.
 # - Один и тот же код на других данных даёт другую модель, а ML-код — лишь малая часть
 #   строк системы: данные и модели требуют собственного версионирования и мониторинга.
 #

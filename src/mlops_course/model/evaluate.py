@@ -92,6 +92,10 @@ class CostTable:
         saved = self.missed_late - self.caught_late + self.false_alarm
         return min(1.0, self.false_alarm / saved) if saved > 0 else 1.0
 
+    def total(self, missed: Any, caught: Any, false_alarms: Any) -> Any:
+        """Roubles for counts of the three priced outcomes (numbers or arrays of them)."""
+        return missed * self.missed_late + caught * self.caught_late + false_alarms * self.false_alarm
+
     def constant_costs(self, late_rate: float) -> dict[str, float]:
         """Cost per order of the two policies that need no model, at a given late rate."""
         return {
@@ -116,9 +120,7 @@ def business_cost(y_true: Any, y_pred: Any, costs: CostTable = CostTable()) -> f
     missed = np.count_nonzero(y_true & ~y_pred)
     caught = np.count_nonzero(y_true & y_pred)
     false_alarms = np.count_nonzero(~y_true & y_pred)
-    return float(
-        missed * costs.missed_late + caught * costs.caught_late + false_alarms * costs.false_alarm
-    )
+    return float(costs.total(missed, caught, false_alarms))
 
 
 def score_metrics(
@@ -179,9 +181,7 @@ def cost_by_threshold(
     missed = (~alarms & y_true).sum(axis=1)
     caught = (alarms & y_true).sum(axis=1)
     false_alarms = (alarms & ~y_true).sum(axis=1)
-    total = (
-        missed * costs.missed_late + caught * costs.caught_late + false_alarms * costs.false_alarm
-    )
+    total = costs.total(missed, caught, false_alarms)
     return pd.DataFrame(
         {
             "threshold": thresholds,
