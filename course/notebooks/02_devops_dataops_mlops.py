@@ -59,9 +59,6 @@ def test_false_alarm_costs_the_action():
 def test_caught_late_order_costs_the_action_and_the_damage_left():
     left = (1 - costs.prevented) * costs.late_damage
     assert business_cost([1], [1], costs) == costs.action + left
-
-def test_on_time_order_without_alarm_costs_nothing():
-    assert business_cost([0], [0], costs) == 0
 """
 
 # %% [markdown]
