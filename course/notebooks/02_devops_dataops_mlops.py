@@ -90,7 +90,7 @@ pd.Series(results["исходный код"], name="исход")
 # %%
 import difflib
 
-forgotten = "caught * self.caught_late + "  # in CostTable.total
+forgotten = " + caught * self.caught_late"  # in CostTable.total
 assert original.count(forgotten) == 1  # the colleague edits exactly this spot
 module.write_text(original.replace(forgotten, ""))
 diff = difflib.unified_diff(

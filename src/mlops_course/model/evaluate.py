@@ -94,7 +94,8 @@ class CostTable:
 
     def total(self, missed: Any, caught: Any, false_alarms: Any) -> Any:
         """Roubles for counts of the three priced outcomes (numbers or arrays of them)."""
-        return missed * self.missed_late + caught * self.caught_late + false_alarms * self.false_alarm
+        priced = missed * self.missed_late + caught * self.caught_late
+        return priced + false_alarms * self.false_alarm
 
     def constant_costs(self, late_rate: float) -> dict[str, float]:
         """Cost per order of the two policies that need no model, at a given late rate."""
