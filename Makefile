@@ -1,5 +1,6 @@
 # «Введение в MLOps»: one entry point for students, instructors and CI.
-#   make lab    - create .venv from the lock (if needed) and open JupyterLab at the course map
+#   make lab    - create .venv from the lock (if needed), copy new labs to my_labs/ and open
+#                 JupyterLab at the course map
 #   make test   - create/update .venv and run the whole test suite (CI runs exactly this)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -20,7 +21,7 @@ export DVC_NO_ANALYTICS := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv lab test check course notebooks pipeline lock bench mlflow-ui clean
+.PHONY: help venv my-labs lab test check course notebooks pipeline lock bench mlflow-ui clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,7 +41,15 @@ $(STAMP): requirements.lock pyproject.toml tools/jupyterlab_overrides.json tools
 
 venv: $(STAMP)  ## create or update .venv from requirements.lock
 
-lab: venv  ## open JupyterLab (127.0.0.1) at the course map
+# The student's own copy of the labs: copied once, never overwritten, not in git, so that
+# `git pull` can update labs/ at any time without touching the answers.
+my-labs:  ## copy labs/ that are not there yet to my_labs/ (your answers; never overwritten)
+	@mkdir -p my_labs
+	@for lab in labs/*.ipynb; do \
+		test -e "my_labs/$${lab#labs/}" || { cp "$$lab" my_labs/ && echo "новая лабораторная: my_labs/$${lab#labs/}"; }; \
+	done
+
+lab: venv my-labs  ## copy new labs to my_labs/ and open JupyterLab (127.0.0.1) at the course map
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir="$(CURDIR)" \
 		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_course_map.ipynb
 

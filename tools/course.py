@@ -85,17 +85,35 @@ def targets(root: Path = ROOT) -> list[Target]:
 # --- Turning a source into a notebook ------------------------------------------------
 
 
+STUDENT_LABS = "my_labs"
+"""The student's own, git-ignored copy of labs/ (made by `make lab` and Binder's postBuild)."""
+
+
 def header_cell(target: Target, root: Path) -> NotebookNode:
+    """The note above a generated notebook: true wherever the file is read.
+
+    Notebooks and solutions are regenerated, so they are not to be edited. A lab is read in
+    two places, labs/ (the blank, regenerated) and the student's copy my_labs/ (copied once,
+    never overwritten), so its note says where to work and why.
+    """
     source = target.source.relative_to(root).as_posix()
-    text = (
-        f"> **Сгенерировано** из `{source}` командой `make notebooks`. "
-        "Не редактируйте этот файл: правьте исходник и пересоберите."
-    )
+    name = target.output.name
     if target.kind == "lab":
-        text += (
-            "\n>\n> **Лабораторная работа.** Заполните ячейки с `NotImplementedError` и "
-            "запускайте проверки `✓/✗` после каждого упражнения. "
-            f"Решения: `solutions/{target.output.name}`."
+        text = (
+            f"> **Лабораторная работа.** Работайте в своей копии `{STUDENT_LABS}/{name}`: "
+            f"её создаёт `make lab` (на Binder она уже есть). Папка `{STUDENT_LABS}/` не в "
+            "git, поэтому `git pull` обновляет курс в любой момент, не трогая ваших ответов; "
+            f"новые лабораторные `make lab` скопирует туда при следующем запуске. Файл "
+            f"`labs/{name}` — чистая заготовка: её пересобирает `make notebooks` из `{source}`, "
+            "правки в ней пропадут.\n>\n"
+            "> Замените каждое `raise NotImplementedError(...)` (под `# TODO`) своим кодом и "
+            "запускайте ячейку проверки после упражнения: она ответит ✓ или ✗ с подсказкой. "
+            f"Решения: [`solutions/{name}`](../solutions/{name})."
+        )
+    else:
+        text = (
+            f"> **Сгенерировано** из `{source}` командой `make notebooks`. "
+            "Не редактируйте этот файл: правьте исходник и пересоберите."
         )
     cell = nbformat.v4.new_markdown_cell(text)
     cell.metadata = {"slideshow": {"slide_type": "skip"}}

@@ -19,7 +19,9 @@
 # - написать проверки колонок, типов, пропусков и диапазонов для партии заказов;
 # - собрать их в одну функцию `validate_batch(frame) -> list[str]`;
 # - убедиться, что проверки ловят все инциденты: пропуски, метры вместо километров,
-#   неверный тип, переименованную и пропавшую колонку, — и молчат на чистых данных.
+#   неверный тип, переименованную и пропавшую колонку, — и молчат на чистых данных;
+# - поймать порчу, которую не видит ни одна проверка диапазона (мили вместо километров),
+#   сравнением распределения партии с эталоном — первый шаг к мониторингу дрейфа (ноутбук 04).
 #
 # Слайд лекции: «Эволюция: от DevOps к MLOps» (DataOps — автоматизация ETL и управления
 # данными). Каждое упражнение проверяется автоматически: ✓ или ✗ с подсказкой.
@@ -238,6 +240,84 @@ print(
 print("ваша проверка пропустила партий:", (metres_table["ваша проверка"] == "пропустила").sum())
 
 # %% [markdown]
+# ## Упражнение 5: мили вместо километров — порча внутри диапазона
+#
+# Партнёр прислал партию, где расстояние записано в **милях**: каждое значение умножено на
+# 0.621. Все значения остались в допустимом диапазоне (0.1–50), поэтому ни ваша
+# `range_problems`, ни схема pandera ничего не видят:
+
+# %%
+reference = clean  # принятая ранее партия — эталон
+fresh = make_batch(n_orders, seed=seed + 1).frame  # следующая партия, чистая
+miles = fresh.assign(distance_km=fresh["distance_km"] * 0.621)
+print("range_problems(miles):", range_problems(miles))
+print("нарушений pandera:", len(validate_orders(miles).violations))
+ratio = miles["distance_km"].median() / reference["distance_km"].median()
+print(f"медиана расстояния: эталон {reference['distance_km'].median():.2f}, мили ×{ratio:.2f}")
+
+# %% [markdown]
+# Каждое значение правдоподобно, неправдоподобно **распределение**: вся партия сжалась в
+# 0.62 раза. Поймать это можно, только сравнив партию с эталоном — принятой ранее чистой
+# партией. Напишите `shift_problems(frame, reference, alpha=0.001) -> list[str]`: для
+# каждой колонки из `RANGES`, которая есть в обеих партиях и числовая в `frame`, —
+# тест Колмогорова — Смирнова `drift.ks_test(reference[name], frame[name]).pvalue`
+# (`from mlops_course.monitoring import drift`; это тот же тест, что в ноутбуке 04) и
+# строка с именем колонки, если p-value < `alpha`. Порог `alpha = 0.001` строгий:
+# колонок семь, и с обычным 0.05 чистые партии давали бы ложные тревоги.
+
+
+# %%
+from mlops_course.monitoring import drift
+
+
+def shift_problems(frame: pd.DataFrame, reference: pd.DataFrame, alpha: float = 0.001) -> list[str]:
+    ### BEGIN SOLUTION для колонок из RANGES: drift.ks_test(reference[name], frame[name]).pvalue < alpha
+    problems = []
+    for name in RANGES:
+        if name not in frame.columns or name not in reference.columns:
+            continue
+        if not pd.api.types.is_numeric_dtype(frame[name]):
+            continue
+        pvalue = drift.ks_test(reference[name], frame[name]).pvalue
+        if pvalue < alpha:
+            ratio = frame[name].median() / reference[name].median()
+            problems.append(
+                f"{name}: распределение сдвинуто (KS p = {pvalue:.1e}, медиана ×{ratio:.2f})"
+            )
+    return problems
+    ### END SOLUTION
+
+
+# %%
+from mlops_course.classroom.lab_checks.lab01_data_validation import check_shift_problems
+
+run_check(check_shift_problems, shift_problems)
+
+# %% [markdown]
+# Что видит каждая проверка на трёх партиях: чистой, в милях и с метрами у части заказов.
+
+# %%
+partial_metres = make_batch(n_orders, seed=seed + 1, scenarios="distance_in_metres", strength=0.02)
+batches = {"чистая": fresh, "мили": miles, "метры у 2 %": partial_metres.frame}
+pd.DataFrame(
+    {
+        name: {
+            "range_problems": len(range_problems(frame)),
+            "shift_problems": len(shift_problems(frame, reference)),
+        }
+        for name, frame in batches.items()
+    }
+).rename_axis("замечаний")
+
+# %% [markdown]
+# Проверки дополняют друг друга: диапазон ловит отдельные невозможные значения (метры у
+# нескольких заказов почти не сдвигают распределение), сравнение с эталоном — порчу,
+# где каждое значение возможно. Это мост к **мониторингу дрейфа** (ноутбук 04): тот же
+# тест, только сдвиг распределения бывает и настоящим (зима, новый район), а не ошибкой.
+# Поэтому тревога `shift_problems` — повод посмотреть на партию, а не доказательство
+# порчи.
+
+# %% [markdown]
 # ## Итоги
 #
 # - Четыре короткие функции ловят все инциденты качества данных сценария и молчат на
@@ -247,3 +327,6 @@ print("ваша проверка пропустила партий:", (metres_ta
 #   диапазона ловят их сразу.
 # - В курсе те же правила записаны декларативно схемой pandera (`validation.order_schema`),
 #   которая возвращает все нарушения одной таблицей.
+# - Порчу внутри диапазона (мили вместо километров) не видит ни одна проверка отдельных
+#   значений: её ловит только сравнение распределения партии с эталоном (тест KS) — то же,
+#   чем мониторинг ищет дрейф данных (ноутбук 04).

@@ -32,7 +32,7 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the course, so nothing the browser does can touch the checkout."""
     root = tmp_path_factory.mktemp("course") / "course"
     ignore = shutil.ignore_patterns(
-        ".git", ".venv", ".work", "data", "__pycache__", "*.egg-info", ".*_cache"
+        ".git", ".venv", ".work", "data", "__pycache__", "*.egg-info", ".*_cache", "my_labs"
     )
     shutil.copytree(REPO_ROOT, root, ignore=ignore)
     return root

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -45,7 +46,7 @@ CODE_CELLS = f"""(path) => {{
     if (cell.cell_type !== 'code') continue;
     result.push({{count: cell.execution_count, outputs: cell.outputs.map(o => ({{
       type: o.output_type, name: o.name || null, ename: o.ename || null,
-      evalue: o.evalue || null}}))}});
+      evalue: o.evalue || null, traceback: (o.traceback || []).length}}))}});
   }}
   return result;
 }}"""
@@ -118,13 +119,16 @@ def test_course_map_opens_offline_runs_clean_and_saves_unchanged(
 def test_lab_stops_at_first_exercise_with_a_friendly_message(
     browser: DevTools, lab_url: str, lab_root: Path
 ) -> None:
-    path = "labs/lab01_data_validation.ipynb"
+    # The student's copy, made as `make lab` makes it.
+    subprocess.run(["make", "-s", "-C", str(lab_root), "my-labs"], check=True, capture_output=True)
+    path = "my_labs/lab01_data_validation.ipynb"
     open_notebook(browser, lab_url, lab_root, path)
     cells = run_all(browser, path)
     errors = [o for cell in cells for o in cell["outputs"] if o["type"] == "error"]
     assert len(errors) == 1, "Run All must stop at the first unsolved exercise"
-    assert errors[0]["ename"] == "NotImplementedError"
+    assert errors[0]["ename"] == "ExerciseNotDone"  # a NotImplementedError
     assert errors[0]["evalue"].startswith("Упражнение не выполнено")
+    assert errors[0]["traceback"] == 1, "one line for the student, no traceback"
 
 
 def test_instructor_presents_a_notebook_as_offline_slides(

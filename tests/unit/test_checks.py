@@ -4,6 +4,7 @@ import pytest
 
 from mlops_course.classroom.checks import (
     CheckFailed,
+    ExerciseNotDone,
     check_quiz,
     expect,
     grade_quiz,
@@ -41,6 +42,55 @@ def test_an_unfinished_exercise_is_not_hidden_by_the_check() -> None:
 
     with pytest.raises(NotImplementedError):
         run_check(unfinished)
+
+
+def test_the_builders_stub_is_named_by_the_student_function_and_its_hint() -> None:
+    def column_problems(frame):
+        raise NotImplementedError("Упражнение не выполнено: сравните множества")
+
+    def check(function):
+        return [expect(function(None) == [], "-", "-")]
+
+    with pytest.raises(ExerciseNotDone) as raised:
+        run_check(check, column_problems)
+    text = str(raised.value)
+    assert text.startswith("Упражнение не выполнено: функция column_problems ещё не написана")
+    assert "Подсказка: сравните множества." in text
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_another_not_implemented_error_is_left_alone() -> None:
+    def check():
+        raise NotImplementedError("a library feature")
+
+    with pytest.raises(NotImplementedError, match="a library feature") as raised:
+        run_check(check)
+    assert not isinstance(raised.value, ExerciseNotDone)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [CheckFailed("Есть ошибки:\n- a\n- b"), ExerciseNotDone("Упражнение не выполнено: x")],
+)
+def test_course_errors_render_as_one_line_without_a_traceback(error) -> None:
+    lines = error._render_traceback_()
+    assert len(lines) == 1 and lines[0].startswith("✗ ")
+    assert "Traceback" not in lines[0] and "File " not in lines[0]
+    assert "\n- a" not in lines[0]  # the ✗ lines were printed already: not repeated
+
+
+def test_a_failed_check_prints_each_verdict_once(capsys) -> None:
+    with pytest.raises(CheckFailed) as raised:
+        run_check(lambda: [expect(True, "верно", "-"), expect(False, "-", "исправьте знак")])
+    out = capsys.readouterr().out
+    assert out.count("исправьте знак") == 1 and out.count("✓ верно") == 1
+    assert "исправьте знак" not in "".join(raised.value._render_traceback_())
+
+
+def test_friendly_errors_are_not_installed_outside_ipython() -> None:
+    from mlops_course.classroom.checks import install_friendly_errors
+
+    assert install_friendly_errors() is False
 
 
 @pytest.mark.parametrize("name", quiz_names())

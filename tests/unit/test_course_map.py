@@ -53,7 +53,7 @@ def test_markdown_links_only_what_exists_and_marks_the_start(tmp_path: Path) -> 
     assert "начните отсюда" in notebooks.splitlines()[3]  # header, rule, 00, then 01
     assert "07_scalability (готовится)" in notebooks and "(07_scalability.ipynb)" not in notebooks
     labs = labs_markdown(root).data
-    assert "[lab01_data_validation](../labs/lab01_data_validation.ipynb)" in labs
+    assert "[lab01_data_validation](../my_labs/lab01_data_validation.ipynb)" in labs
     assert "[решение](../solutions/lab01_data_validation.ipynb)" in labs
     assert "lab02_drift_detection (готовится)" in labs
 

@@ -225,6 +225,27 @@ def test_psi_categorical_uses_epsilon_for_unseen_categories() -> None:
     assert drift.psi(reference, current) == pytest.approx(expected, rel=1e-9)
 
 
+def test_psi_depends_on_epsilon_only_when_a_bin_is_empty() -> None:
+    """The epsilon trap: with an empty bin PSI is mostly ln(share / epsilon)."""
+    rng = np.random.default_rng(25)
+    reference = rng.normal(0.0, 1.0, 2000)
+    shifted = rng.normal(4.0, 0.3, 1000)  # every value in the top reference bin
+    values = [drift.psi(reference, shifted, epsilon=e) for e in (1e-2, 1e-4, 1e-6)]
+    assert values[0] < values[1] < values[2]
+    assert values[2] - values[0] > 1.0
+    # Without empty bins (no share below the largest epsilon) epsilon never enters the sum.
+    current = rng.normal(0.2, 1.0, 1500)
+    counts = np.bincount(np.searchsorted(drift.quantile_bin_edges(reference), current, "right"))
+    assert counts.min() / counts.sum() > 1e-2
+    same = [drift.psi(reference, current, epsilon=e) for e in (1e-2, 1e-4, 1e-6)]
+    assert same[0] == same[1] == same[2]
+    assert drift.psi(reference, current) == same[1]  # the default is PSI_EPSILON = 1e-4
+    # Categories: an unseen one is an empty reference bin.
+    categories_ref, categories_cur = category_pair(1000, 1000, seed=26)
+    low = drift.psi(categories_ref, categories_cur, epsilon=1e-2)
+    assert low < drift.psi(categories_ref, categories_cur, epsilon=1e-6)
+
+
 def test_psi_without_drift_grows_as_the_sample_shrinks() -> None:
     """The documented pitfall: E[PSI] ~ (k - 1)(1/n + 1/m) with no drift at all."""
     rng = np.random.default_rng(15)
@@ -247,11 +268,91 @@ def test_column_drift_defaults(orders_pair: tuple[pd.DataFrame, pd.DataFrame]) -
     assert list(table.columns) == drift.RESULT_COLUMNS
     assert table["column"].tolist() == NUMERIC_FEATURES + CATEGORICAL_FEATURES
     methods = methods_by_column(table)
-    assert {methods[c] for c in NUMERIC_FEATURES} == {"ks"}
+    discrete = ["courier_load", "hour", "weekday"]
+    assert {methods[c] for c in discrete} == {"chi2"}
+    assert {methods[c] for c in NUMERIC_FEATURES if c not in discrete} == {"ks"}
     assert {methods[c] for c in CATEGORICAL_FEATURES} == {"chi2"}
     assert (table["drifted"] == (table["score"] < 0.05)).all()
     expected = drift.ks_test(reference["distance_km"], current["distance_km"]).pvalue
     assert table.loc[0, "score"] == pytest.approx(expected)
+    load = table.set_index("column").loc["courier_load", "score"]
+    assert load == pytest.approx(
+        drift.chi2_test(reference["courier_load"], current["courier_load"]).pvalue
+    )
+    # method="ks": KS for every numeric column, as before the discrete rule.
+    ks_everywhere = methods_by_column(drift.column_drift(reference, current, method="ks"))
+    assert {ks_everywhere[c] for c in NUMERIC_FEATURES} == {"ks"}
+    assert {ks_everywhere[c] for c in CATEGORICAL_FEATURES} == {"chi2"}
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (np.arange(24).repeat(3), True),  # hour
+        (np.arange(24).repeat(3).astype(float), True),  # whole numbers stored as floats
+        (np.r_[np.arange(30.0), np.nan], True),  # missing values are ignored
+        (np.arange(31), False),  # too many distinct values
+        (np.arange(0, 3100, 100), False),  # 31 distinct values over a wide range
+        (np.arange(0, 3000, 100), True),  # 30 of them
+        (np.array([0.5, 1.0, 2.0]), False),  # not whole numbers
+        (np.array([1.0, np.inf]), False),
+        (np.array([True, False, True]), False),  # booleans are categories here
+        (np.array(["1", "2"]), False),
+        (np.array([np.nan, np.nan]), False),
+    ],
+)
+def test_is_discrete_rule(values: np.ndarray, expected: bool) -> None:
+    assert drift.is_discrete(values) is expected
+    assert drift.DISCRETE_MAX_VALUES == 30
+
+
+def test_discrete_columns_are_decided_by_the_reference_and_tested_over_the_union() -> None:
+    rng = np.random.default_rng(31)
+    reference = pd.DataFrame({"load": rng.poisson(2.0, 1500), "x": rng.normal(size=1500)})
+    # The current load has values the reference never had: chi-square over the union.
+    current = pd.DataFrame({"load": rng.poisson(2.0, 1500) + 25, "x": rng.normal(size=1500)})
+    table = drift.column_drift(reference, current).set_index("column")
+    assert table.loc["load", "method"] == "chi2" and table.loc["x", "method"] == "ks"
+    assert table.loc["load", "score"] < 1e-10
+    swapped = drift.column_drift(current.assign(load=current["load"] * 7.5), reference)
+    assert methods_by_column(swapped)["load"] == "ks"  # not whole numbers in the reference
+    # A dict can ask for chi-square on a discrete column, never on a continuous one.
+    chosen = drift.column_drift(reference, current, method={"load": "ks"})
+    assert methods_by_column(chosen)["load"] == "ks"
+    with pytest.raises(ValueError, match="не подходит"):
+        drift.column_drift(reference, current, method={"x": "chi2"})
+    # One name "chi2": chi-square where it fits, KS stays on the continuous column.
+    assert methods_by_column(drift.column_drift(reference, current, method="chi2")) == {
+        "load": "chi2",
+        "x": "ks",
+    }
+
+
+def test_dataset_drift_takes_a_method_but_only_p_value_tests(
+    orders_pair: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    reference, current = orders_pair
+    result = drift.dataset_drift(reference, current, method="ks")
+    assert methods_by_column(result.table)["hour"] == "ks"
+    with pytest.raises(ValueError, match="расстояния"):
+        drift.dataset_drift(reference, current, method="psi")
+
+
+def test_ks_is_conservative_on_integer_columns_and_chi2_is_not() -> None:
+    """Why discrete columns get chi-square: without drift KS alarms far less than alpha."""
+    seeds, alpha = 300, 0.05
+    ks_alarms, chi2_alarms = 0, 0
+    for seed in range(seeds):
+        reference = generator.generate_orders(500, seed=70_000 + seed)
+        current = generator.generate_orders(500, seed=80_000 + seed)
+        for column in ("courier_load", "hour", "weekday"):
+            ks_alarms += drift.ks_test(reference[column], current[column]).pvalue < alpha
+            chi2_alarms += drift.chi2_test(reference[column], current[column]).pvalue < alpha
+    tests = 3 * seeds
+    # chi-square: within a 1-in-1000 band around alpha; KS: below its lower end.
+    low, high = stats.binom.ppf([0.0005, 0.9995], tests, alpha)
+    assert low <= chi2_alarms <= high
+    assert ks_alarms < low
 
 
 def test_column_drift_selectable_methods(orders_pair: tuple[pd.DataFrame, pd.DataFrame]) -> None:
@@ -415,7 +516,7 @@ def test_evidently_ks_verdicts_match_column_drift() -> None:
         evidently = drift.evidently_drift(
             reference, current, method="ks", cat_method="chisquare", threshold=0.05, save_html=False
         )
-    ours = drift.column_drift(reference, current, columns=NUMERIC_FEATURES, alpha=0.05)
+    ours = drift.column_drift(reference, current, columns=NUMERIC_FEATURES, method="ks", alpha=0.05)
     numeric = evidently.set_index("column").loc[NUMERIC_FEATURES]
     assert list(evidently.columns) == drift.RESULT_COLUMNS
     assert set(numeric["method"]) == {"ks"} and set(numeric["threshold"]) == {0.05}

@@ -9,9 +9,11 @@ from mlops_course.classroom.lab_checks.lab01_data_validation import (
     check_column_problems,
     check_dtype_problems,
     check_range_problems,
+    check_shift_problems,
     check_validate_batch,
 )
 from mlops_course.model.validation import RANGES
+from mlops_course.monitoring import drift
 from mlops_course.scenario.generator import COLUMNS
 
 
@@ -59,8 +61,8 @@ def test_missing_columns_only_misses_the_extra_ones():
 
     failed = [r.message for r in check_column_problems(only_missing) if not r.passed]
     assert len(failed) == 2
-    assert "лишняя колонка courier_rating" in failed[0]
-    assert "prep_time лишняя" in failed[1]
+    assert "лишняя колонка courier_rating" in failed[0] and "не назвала" in failed[0]
+    assert "prep_time — новая, лишняя" in failed[1] and "не назвала" in failed[1]
 
 
 def test_checker_that_always_complains_fails_on_clean_batch():
@@ -168,7 +170,10 @@ def test_swapped_missing_and_extra_labels_are_rejected():
 
     results = check_column_problems(swapped)
     assert not passed(results)
-    assert "не перепутайте" in failed(results) and "нет колонки weather" in failed(results)
+    assert "перепутаны разности множеств" in failed(results)
+    assert "нет колонки weather" in failed(results)
+    # No false ✓ for the renamed column: the function called prep_time_min «лишняя».
+    assert not any(r.passed and "переименование" in r.message for r in results)
 
 
 def test_bare_column_names_are_rejected():
@@ -353,3 +358,145 @@ def fixing_ranges(frame):
 def test_a_function_that_edits_the_frame_in_place_is_rejected(check, function):
     out = feedback(check, function)
     assert "не изменяйте frame" in out and "Запустите ячейку" not in out
+
+
+# --- Every hint is right for the mistake it names -------------------------------------
+
+# The phrase each hint of exercise 1 uses for the mistake it names.
+COLUMN_MISTAKES = {
+    "swapped": "перепутаны",
+    "not named": "не назвала",
+    "same words": "одно и то же",
+    "as the other kind": "так же, как о",
+    "false alarm on clean": "на чистой партии",
+}
+
+
+def only_missing_columns(frame):
+    return [f"нет колонки {name}" for name in COLUMNS if name not in frame.columns]
+
+
+def only_extra_columns(frame):
+    return [f"лишняя колонка {name}" for name in frame.columns if name not in COLUMNS]
+
+
+def swapped_set_differences(frame):
+    missing = set(frame.columns) - set(COLUMNS)  # reversed
+    extra = set(COLUMNS) - set(frame.columns)  # reversed
+    return [f"нет колонки {c}" for c in missing] + [f"лишняя колонка {c}" for c in extra]
+
+
+def bare_names(frame):
+    return sorted(set(COLUMNS) ^ set(frame.columns))
+
+
+def every_column(frame):
+    return [f"нет колонки {name}" for name in COLUMNS]
+
+
+@pytest.mark.parametrize(
+    ("answer", "made", "failing"),
+    [
+        (only_missing_columns, {"not named"}, 2),
+        (only_extra_columns, {"not named"}, 2),
+        (swapped_set_differences, {"swapped"}, 4),
+        (bare_names, {"same words", "as the other kind"}, 3),
+        (every_column, {"false alarm on clean", "not named"}, None),
+    ],
+)
+def test_column_hints_name_only_the_mistakes_made(answer, made, failing):
+    results = check_column_problems(answer)
+    messages = failed(results)
+    assert not passed(results)
+    if failing is not None:
+        assert sum(not r.passed for r in results) == failing, messages
+    for mistake, phrase in COLUMN_MISTAKES.items():
+        assert (phrase in messages) == (mistake in made), (mistake, messages)
+
+
+def test_a_swap_hint_is_given_in_full_once():
+    messages = failed(check_column_problems(swapped_set_differences))
+    assert messages.count("set(COLUMNS) - set(frame.columns)") == 1
+    assert messages.count("перепутаны (см. выше)") == 3
+
+
+def test_each_passed_verdict_of_a_partial_answer_is_true():
+    results = check_column_problems(only_missing_columns)
+    shown = {r.message for r in results if r.passed}
+    assert "переименование: prep_time_min названа пропавшей" in shown
+    assert not any("prep_time названа" in message for message in shown)
+
+
+# --- Exercise 5: miles --------------------------------------------------------------
+
+
+def right_shift(frame, reference, alpha=0.001):
+    problems = []
+    for name in RANGES:
+        if name in frame and name in reference and pd.api.types.is_numeric_dtype(frame[name]):
+            pvalue = drift.ks_test(reference[name], frame[name]).pvalue
+            if pvalue < alpha:
+                problems.append(f"{name}: p = {pvalue:.1e}")
+    return problems
+
+
+def range_only_shift(frame, reference, alpha=0.001):
+    return right_ranges(frame)  # wrong: the reference is never looked at
+
+
+def reversed_shift(frame, reference, alpha=0.001):
+    return [
+        name
+        for name in RANGES
+        if name in frame
+        and pd.api.types.is_numeric_dtype(frame[name])
+        and drift.ks_test(reference[name], frame[name]).pvalue > alpha  # wrong: reversed
+    ]
+
+
+def hard_coded_alpha_shift(frame, reference, alpha=0.001):
+    return right_shift(frame, reference, 0.001)  # wrong: ignores the argument
+
+
+def crashing_shift(frame, reference, alpha=0.001):
+    return [  # wrong: no check of presence or dtype
+        name for name in RANGES if drift.ks_test(reference[name], frame[name]).pvalue < alpha
+    ]
+
+
+SHIFT_MISTAKES = {
+    "false alarms": "на чистых партиях",
+    "missed": "не пойманы",
+    "constant alpha": "аргументом alpha",
+    "crash": "упала",
+}
+
+
+def test_right_shift_check_passes():
+    assert passed(check_shift_problems(right_shift))
+
+
+@pytest.mark.parametrize(
+    ("answer", "made"),
+    [
+        (range_only_shift, {"missed"}),
+        (reversed_shift, {"false alarms", "missed"}),
+        (hard_coded_alpha_shift, {"constant alpha"}),
+        (crashing_shift, {"crash"}),
+    ],
+)
+def test_shift_hints_name_only_the_mistakes_made(answer, made):
+    results = check_shift_problems(answer)
+    messages = failed(results)
+    assert not passed(results)
+    for mistake, phrase in SHIFT_MISTAKES.items():
+        assert (phrase in messages) == (mistake in made), (mistake, messages)
+
+
+def test_miles_stay_inside_the_range_so_the_range_check_misses_them():
+    from mlops_course.classroom.lab_checks.lab01_data_validation import in_miles
+    from mlops_course.scenario.problems import make_batch
+
+    miles = in_miles(make_batch(400, 1).frame)
+    assert right_ranges(miles) == []
+    assert any("distance_km" in line for line in right_shift(miles, make_batch(400, 2).frame))

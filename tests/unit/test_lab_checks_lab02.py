@@ -11,6 +11,7 @@ from mlops_course.classroom.checks import CheckFailed, run_check
 from mlops_course.classroom.lab_checks import lab02_drift_detection as lab
 from mlops_course.config import FEATURES, NUMERIC_FEATURES
 from mlops_course.monitoring import drift
+from mlops_course.monitoring.online_drift import PageHinkley, page_hinkley_alarms
 from mlops_course.scenario import problems
 
 
@@ -45,13 +46,22 @@ def test_check_psi_accepts_right_and_rejects_wrong_binning():
 
 
 def right_detector(reference, current, alpha=0.05):
-    result = drift.dataset_drift(reference, current, columns=FEATURES, alpha=alpha)
-    return result.drift_detected, result.table.set_index("column")["adjusted_p"].to_dict()
+    raw = [
+        (drift.ks_test if c in NUMERIC_FEATURES else drift.chi2_test)(reference[c], current[c])
+        for c in FEATURES
+    ]
+    adjusted = drift.adjust_pvalues(np.array([r.pvalue for r in raw]), "holm")
+    return bool((adjusted < alpha).any()), dict(zip(FEATURES, adjusted, strict=True))
 
 
 def uncorrected_detector(reference, current, alpha=0.05):
-    table = drift.column_drift(reference, current, columns=FEATURES, alpha=alpha)
-    return bool(table["drifted"].any()), table.set_index("column")["score"].to_dict()
+    raw = {
+        c: (drift.ks_test if c in NUMERIC_FEATURES else drift.chi2_test)(
+            reference[c], current[c]
+        ).pvalue
+        for c in FEATURES
+    }
+    return any(p < alpha for p in raw.values()), raw
 
 
 def test_check_detector_accepts_holm_and_rejects_no_correction():
@@ -236,7 +246,7 @@ def test_a_batch_instead_of_a_frame_is_named():
 def test_rounded_psi_is_told_not_to_round(decimals):
     rounded = lab.check_psi(lambda r, c, bins=10: round(right_psi(r, c, bins), decimals))
     text = failed_messages(rounded)
-    assert text.count("не округляйте") == 5 and "0.00513623" in text
+    assert text.count("не округляйте") == len(lab._psi_cases(0)) and "0.00513623" in text
 
 
 def test_a_psi_off_by_a_little_is_not_told_about_rounding():
@@ -251,8 +261,8 @@ def raw_p(reference, current):
 
 def test_the_raw_p_trap_has_a_raw_p_below_alpha_and_no_holm_p_below_it():
     reference, current = lab._frames(lab.RAW_P_TRAP_SEEDS)
-    table = drift.dataset_drift(reference, current, alpha=0.05).table
-    assert table["score"].min() < 0.05 <= table["adjusted_p"].min()
+    expected = lab.expected_drift(reference, current, alpha=0.05)
+    assert expected.raw.min() < 0.05 <= expected.adjusted.min()
 
 
 def test_a_verdict_from_raw_p_values_is_rejected():
@@ -266,8 +276,8 @@ def test_a_verdict_from_raw_p_values_is_rejected():
 
 def test_the_alpha_trap_changes_its_verdict_with_alpha():
     reference, current = lab._frames(lab.ALPHA_TRAP_SEEDS, "winter", 0.05)
-    assert drift.dataset_drift(reference, current, alpha=0.05).drift_detected
-    assert not drift.dataset_drift(reference, current, alpha=lab.ALPHA_TRAP).drift_detected
+    assert lab.expected_drift(reference, current, alpha=0.05).drift_detected
+    assert not lab.expected_drift(reference, current, alpha=lab.ALPHA_TRAP).drift_detected
 
 
 def test_a_hard_coded_alpha_is_rejected():
@@ -334,3 +344,172 @@ def test_too_many_false_alarms_from_the_simulation_blame_the_simulation():
 def test_a_scenario_in_the_reference_gets_a_power_hint():
     results = lab.check_alarm_rate(scenario_everywhere_alarm_rate, holm, n_orders=100, n_seeds=20)
     assert not results[-1].passed and "эталон — без сценария" in results[-1].message
+
+
+# --- Every hint is right for the mistake it names -------------------------------------
+
+
+def tie_safe_psi(reference, current, bins=10):
+    reference, current = np.asarray(reference, float), np.asarray(current, float)
+    levels = np.quantile(reference, np.linspace(0, 1, bins + 1))
+    values, repeats = np.unique(levels, return_counts=True)
+    edges = np.union1d(levels[1:-1], np.nextafter(values[repeats > 1], np.inf))
+    n_bins = edges.size + 1
+    r = np.bincount(np.searchsorted(edges, reference, "right"), minlength=n_bins) / reference.size
+    c = np.bincount(np.searchsorted(edges, current, "right"), minlength=n_bins) / current.size
+    r, c = np.maximum(r, 1e-4), np.maximum(c, 1e-4)
+    return float(np.sum((c - r) * np.log(c / r)))
+
+
+def test_the_tie_safe_recipe_of_the_lab_passes():
+    assert passed(lab.check_psi(tie_safe_psi))
+
+
+PSI_MISTAKES = {
+    "merged ties": "np.unique склеил",
+    "swapped": "перепутаны",
+    "rounded": "округл",
+    "bins ignored": "используйте аргумент bins",
+    "infinite": "бесконечность",
+}
+
+
+def swapped_psi(reference, current, bins=10):
+    return drift.psi(current, reference, bins=bins, categorical=False)
+
+
+@pytest.mark.parametrize(
+    ("answer", "made", "failing_cases"),
+    [
+        (lab.merged_ties_psi, {"merged ties"}, set(lab.TIE_CASES)),
+        (swapped_psi, {"swapped"}, None),
+    ],
+)
+def test_psi_hints_name_only_the_mistakes_made(answer, made, failing_cases):
+    results = lab.check_psi(answer)
+    messages = failed_messages(results)
+    assert not passed(results)
+    if failing_cases is not None:
+        failing = {case for case in lab.TIE_CASES + ("без сдвига",) for r in results
+                   if not r.passed and f"«{case}»" in r.message}  # fmt: skip
+        assert failing == failing_cases, messages
+    for mistake, phrase in PSI_MISTAKES.items():
+        assert (phrase in messages) == (mistake in made), (mistake, messages)
+
+
+def test_the_merged_ties_recipe_misses_the_flag_shift_entirely():
+    rng = np.random.default_rng(0)
+    flag_ref = (rng.random(2000) < 0.05).astype(float)
+    flag_cur = (rng.random(2000) < 0.60).astype(float)
+    assert lab.merged_ties_psi(flag_ref, flag_cur) == 0.0
+    assert tie_safe_psi(flag_ref, flag_cur) == pytest.approx(drift.psi(flag_ref, flag_cur))
+    assert drift.psi(flag_ref, flag_cur) > 1.0
+
+
+THRESHOLD_MISTAKES = {"too many": "больше α", "too strict": "строже нужного"}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda scores, alpha: np.quantile(scores, 1 - alpha, method="higher"),
+        lab.minimal_threshold,
+        lambda scores, alpha: np.sort(scores)[-int(np.floor(alpha * len(scores))) - 1],
+    ],
+)
+def test_calibrated_threshold_accepts_right_answers(answer):
+    assert passed(lab.check_calibrated_threshold(answer))
+
+
+@pytest.mark.parametrize(
+    ("answer", "made"),
+    [
+        (lambda scores, alpha: np.quantile(scores, alpha), {"too many"}),  # lower tail
+        (lambda scores, alpha: np.quantile(scores, 1 - alpha), {"too many"}),  # interpolated
+        (lambda scores, alpha: np.percentile(scores, 1 - alpha), {"too many"}),  # % vs share
+        (lambda scores, alpha: np.max(scores), {"too strict"}),
+    ],
+)
+def test_threshold_hints_name_only_the_mistakes_made(answer, made):
+    results = lab.check_calibrated_threshold(answer)
+    messages = failed_messages(results)
+    assert not passed(results)
+    for mistake, phrase in THRESHOLD_MISTAKES.items():
+        assert (phrase in messages) == (mistake in made), (mistake, messages)
+
+
+def right_page_hinkley(errors, change_at, delta, threshold):
+    detector = PageHinkley(delta=delta, threshold=threshold)
+    false_alarms = 0
+    for i, error in enumerate(errors):
+        if detector.update(error):
+            if i >= change_at:
+                return false_alarms, i - change_at
+            false_alarms += 1
+    return false_alarms, None
+
+
+SHARED = PageHinkley(delta=0.005, threshold=30.0)
+
+
+def shared_detector(errors, change_at, delta, threshold):  # wrong: one detector for all calls
+    false_alarms, delay = 0, None
+    for i, error in enumerate(errors):
+        if SHARED.update(error):
+            if i < change_at:
+                false_alarms += 1
+            elif delay is None:
+                delay = i - change_at
+    return false_alarms, delay
+
+
+def all_alarms_false(errors, change_at, delta, threshold):  # wrong: every alarm counted
+    alarms = page_hinkley_alarms(errors, delta, threshold)
+    after = [a for a in alarms if a >= change_at]
+    return len(alarms), (after[0] - change_at if after else None)
+
+
+def one_based_delay(errors, change_at, delta, threshold):  # wrong: off by one
+    false_alarms, delay = right_page_hinkley(errors, change_at, delta, threshold)
+    return false_alarms, None if delay is None else delay + 1
+
+
+def delay_from_start(errors, change_at, delta, threshold):  # wrong: the alarm's position
+    false_alarms, delay = right_page_hinkley(errors, change_at, delta, threshold)
+    return false_alarms, None if delay is None else delay + change_at
+
+
+def zero_when_missed(errors, change_at, delta, threshold):  # wrong: 0 instead of None
+    false_alarms, delay = right_page_hinkley(errors, change_at, delta, threshold)
+    return false_alarms, 0 if delay is None else delay
+
+
+PAGE_HINKLEY_MISTAKES = {
+    "all alarms": "вы посчитали все тревоги",
+    "off by one": "задержка на 1 больше",
+    "from start": "от change_at, а не от начала",
+    "not None": "верните None",
+    "state kept": "хранит состояние",
+}
+
+
+def test_page_hinkley_check_accepts_the_right_answer():
+    assert passed(lab.check_page_hinkley(right_page_hinkley))
+
+
+@pytest.mark.parametrize(
+    ("answer", "made"),
+    [
+        (all_alarms_false, {"all alarms"}),
+        (one_based_delay, {"off by one"}),
+        (delay_from_start, {"from start"}),
+        (zero_when_missed, {"not None"}),
+        (shared_detector, {"state kept"}),
+    ],
+)
+def test_page_hinkley_hints_name_only_the_mistakes_made(answer, made):
+    results = lab.check_page_hinkley(answer)
+    messages = failed_messages(results)
+    assert not passed(results)
+    for mistake, phrase in PAGE_HINKLEY_MISTAKES.items():
+        assert (phrase in messages) == (mistake in made), (mistake, messages)

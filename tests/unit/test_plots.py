@@ -13,10 +13,12 @@ from matplotlib.colors import to_rgba  # noqa: E402
 from mlops_course.classroom.plots import (  # noqa: E402
     alarm_rate_bars,
     compare_distributions,
+    control_chart,
     late_share_by,
     quality_over_time,
     strategy_costs,
 )
+from mlops_course.model.evaluate import CostTable  # noqa: E402
 from mlops_course.model.retraining import (
     STRATEGY_NAMES,  # noqa: E402
     StrategyResult,  # noqa: E402
@@ -157,3 +159,25 @@ def test_compare_distributions_uses_the_given_axis_label(ax):
     assert ax.get_xlabel() == "температура, °C"
     compare_distributions(ax, reference, reference + 5, "Зима")
     assert ax.get_xlabel() == "temperature_c"
+
+
+def test_strategy_costs_draws_the_policies_without_a_model_at_each_weeks_late_rate(ax):
+    weekly = pd.DataFrame({"week": [4, 5], "cost_per_order": [40.0, 50.0], "late_rate": [0.1, 0.2]})
+    costs = CostTable()
+    strategy_costs(ax, {"never": StrategyResult("never", weekly, [])}, smooth_weeks=1, costs=costs)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert lines["без тревог"].get_ydata().tolist() == pytest.approx([40.0, 80.0])
+    flag_all = [costs.constant_costs(rate)["flag_all"] for rate in (0.1, 0.2)]
+    assert lines["тревога на каждый заказ"].get_ydata().tolist() == pytest.approx(flag_all)
+
+
+def test_control_chart_marks_only_the_weeks_outside_the_band(ax):
+    series = pd.Series([0.10, 0.12, 0.30, 0.11], index=[4, 5, 6, 7])
+    control_chart(ax, series, baseline=0.11, limit=0.05, events={"смена": 6}, ylabel="доля")
+    (outside,) = [line for line in ax.get_lines() if line.get_label() == "за границей"]
+    assert outside.get_xdata().tolist() == [6]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[:2] == ["±3σ", "базовый уровень 0.110"]
+    assert "смена (неделя 6)" in legend
+    (band,) = ax.patches
+    assert band.get_y() == pytest.approx(0.06)

@@ -5,16 +5,19 @@ import pandas as pd
 import pytest
 
 from mlops_course.model import retraining
+from mlops_course.model.evaluate import CostTable
 from mlops_course.model.retraining import (
     StrategyConfig,
+    change_steps,
     compare_strategies,
+    describe,
     detection_week,
     first_quality_alarm,
     quality_alarm_table,
     simulate,
     strategy_table,
 )
-from mlops_course.model.train import train_model
+from mlops_course.model.train import split_validation
 from mlops_course.scenario import problems
 
 WEEKS, CHANGE = 16, 6
@@ -52,15 +55,16 @@ def test_strategy_config_needs_at_least_one_week(knob, value):
 
 
 def training_weeks(monkeypatch, batches) -> list[list[int]]:
-    """Record, for every model ``simulate`` trains, the weeks its training orders come from."""
+    """Record, for every model ``simulate`` trains, the weeks its training orders come from
+    (fit and validation together: ``split_validation`` receives them all)."""
     week_of = pd.concat(pd.Series(b.week, index=b.frame["order_id"]) for b in batches)
     calls = []
 
     def spy(frame, *args, **kwargs):
         calls.append(sorted(set(week_of[frame["order_id"]])))
-        return train_model(frame, *args, **kwargs)
+        return split_validation(frame, *args, **kwargs)
 
-    monkeypatch.setattr(retraining, "train_model", spy)
+    monkeypatch.setattr(retraining, "split_validation", spy)
     return calls
 
 
@@ -163,6 +167,84 @@ def test_compare_strategies_refuses_two_configs_with_one_name(batches):
     configs = [StrategyConfig("sliding", window_weeks=w) for w in (2, 4)]
     with pytest.raises(ValueError, match="sliding"):
         compare_strategies(batches, configs)
+
+
+def test_labels_let_two_variants_of_one_strategy_run_side_by_side(batches):
+    configs = [
+        StrategyConfig("sliding", initial_weeks=2, every_weeks=3, window_weeks=3),
+        StrategyConfig("sliding", initial_weeks=2, every_weeks=3, window_weeks=1, label="w1"),
+    ]
+    summary, results = compare_strategies(batches, configs)
+    assert list(results) == ["sliding", "w1"] == summary["strategy"].tolist()
+    assert results["w1"].name == "w1"
+    assert summary["training_data"].tolist() == ["последние 3 нед.", "последняя неделя"]
+
+
+def test_every_model_is_priced_at_the_threshold_tuned_on_its_own_validation(batches, monkeypatch):
+    tuned = []
+
+    def fake_tune(model, validation, costs):
+        tuned.append(len(validation))
+        return [0.4, 0.5, 0.6, 0.7, 0.8][len(tuned) - 1]  # a different one for every model
+
+    monkeypatch.setattr(retraining, "tune_threshold", fake_tune)
+    result = simulate(batches, StrategyConfig("sliding", initial_weeks=2, every_weeks=3))
+    # the first model and the 4 retrained ones (retrains at weeks 4, 7, 10, 13)
+    assert len(tuned) == 5
+    # validation = the latest quarter of the training orders: 2 or 4 weeks of 600 orders
+    assert tuned == [300, 600, 600, 600, 600]
+    thresholds = result.weekly.set_index("week")["threshold"]
+    # a retrain at the end of week w changes the threshold from week w + 1 on
+    assert thresholds.loc[2:4].eq(0.4).all()
+    assert thresholds.loc[5:7].eq(0.5).all()
+    assert thresholds.loc[14:].eq(0.8).all()
+
+
+def test_week_cost_is_priced_at_the_tuned_threshold_with_the_given_costs(batches):
+    config = StrategyConfig("never", initial_weeks=2)
+    weekly = simulate(batches, config).weekly
+    model, threshold = retraining._fit(retraining._labelled(batches, range(2)), config, 42)
+    frame = batches[5].frame
+    y = frame["is_late"].to_numpy().astype(bool)
+    alarms = retraining.late_scores(model, frame) >= threshold
+    expected = retraining.business_cost(y, alarms, CostTable()) / len(frame)
+    row = weekly.set_index("week").loc[5]
+    assert row["cost_per_order"] == pytest.approx(expected)
+    assert row["threshold"] == threshold != 0.5
+    assert row["late_rate"] == pytest.approx(y.mean())
+    dear = simulate(batches, StrategyConfig("never", initial_weeks=2, costs=CostTable(action=90)))
+    assert (dear.weekly["cost_per_order"] != weekly["cost_per_order"]).any()
+
+
+def test_describe_names_the_two_knobs_of_each_strategy():
+    assert describe(StrategyConfig("never")) == {
+        "schedule": "никогда",
+        "training_data": "первые 4 нед.",
+    }
+    periodic = describe(StrategyConfig("periodic", every_weeks=4))
+    sliding = describe(StrategyConfig("sliding", every_weeks=4, window_weeks=4))
+    triggered = describe(StrategyConfig("triggered", window_weeks=4, threshold=120))
+    assert periodic["schedule"] == sliding["schedule"] == "каждые 4 нед."
+    assert periodic["training_data"] != sliding["training_data"] == triggered["training_data"]
+    assert triggered["schedule"] == "по тревоге (λ = 120)"
+
+
+def test_change_steps_names_what_changed_and_its_effect():
+    summary = pd.DataFrame(
+        {
+            "strategy": ["periodic", "sliding", "triggered"],
+            "schedule": ["каждые 4 нед.", "каждые 4 нед.", "по тревоге"],
+            "training_data": ["все", "последние 4", "последние 4"],
+            "retrains": [12, 12, 1],
+            "cost_per_order_after_change": [59.0, 54.0, 63.0],
+        }
+    )
+    table = change_steps(summary, [("periodic", "sliding"), ("sliding", "triggered")])
+    assert table["данные"].tolist() == ["все → последние 4", "—"]
+    assert table["расписание"].tolist() == ["—", "каждые 4 нед. → по тревоге"]
+    assert table["Δ переобучений"].tolist() == [0, -11]
+    assert table["Δ ₽ на заказ после смены"].tolist() == pytest.approx([-5.0, 9.0])
+    assert table["шаг"].iloc[0] == "по расписанию → скользящее окно"
 
 
 def test_detection_week_finds_a_rise_in_errors():

@@ -6,6 +6,11 @@ Each lab's checks live in ``mlops_course.classroom.lab_checks.<lab>``, each note
 A check never ends with a bare ``assert``: it prints ✓ with what was confirmed, or ✗
 with what is wrong and a hint how to fix it, and then raises ``CheckFailed`` so that a
 notebook run (and CI) stops at the first wrong answer.
+
+What the student sees is the ✓/✗ lines and one short line, never a traceback through this
+package: ``CheckFailed`` and ``ExerciseNotDone`` render themselves in IPython as that one line
+(``_render_traceback_``), and an exercise left as the builder shipped it (its
+``raise NotImplementedError("Упражнение не выполнено: …")``) says so in one line as well.
 """
 
 from __future__ import annotations
@@ -16,9 +21,35 @@ import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+NOT_DONE_PREFIX = "Упражнение не выполнено"
+"""How the builder's stub starts its message (``tools/course.py``, ``strip_solutions``)."""
+
 
 class CheckFailed(AssertionError):
-    """A lab check found a wrong answer; the message says what to fix."""
+    """A lab check found a wrong answer; the ✗ lines printed above say what to fix.
+
+    In IPython it shows one line instead of a traceback, and the cell still fails, so Run
+    All stops here. The message (``str``) lists the failed verdicts, for logs and CI.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [
+            "✗ Проверка не пройдена: исправьте то, что отмечено ✗ выше, и запустите ячейки снова."
+        ]
+
+
+class ExerciseNotDone(NotImplementedError):
+    """The student's function still raises the builder's ``NotImplementedError``.
+
+    One line in IPython (no traceback); the cell fails, so Run All stops at this exercise.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"✗ {self}"]
+
+
+def _not_done(error: BaseException) -> bool:
+    return isinstance(error, NotImplementedError) and str(error).startswith(NOT_DONE_PREFIX)
 
 
 class AnswerProblem(Exception):
@@ -65,11 +96,35 @@ def check_returned(value: object, ok: bool, hint: str) -> None:
         raise AnswerProblem(f"функция вернула {type(value).__name__} {reprlib.repr(value)}: {hint}")
 
 
+def _unfinished(args: tuple, error: NotImplementedError) -> ExerciseNotDone:
+    """An ``ExerciseNotDone`` naming the student's function that is still a stub."""
+    names = [getattr(arg, "__name__", "") for arg in args if callable(arg)]
+    names = [name for name in names if name and name != "<lambda>"]
+    where = (
+        f"функция {names[0]} ещё не написана (в ней raise NotImplementedError). Напишите её "
+        "в ячейке упражнения выше, запустите ту ячейку, затем эту."
+        if names
+        else "допишите код упражнения выше, запустите его ячейку, затем эту."
+    )
+    hint = str(error).removeprefix(NOT_DONE_PREFIX).strip(" :")
+    return ExerciseNotDone(f"{NOT_DONE_PREFIX}: {where}" + (f" Подсказка: {hint}." if hint else ""))
+
+
 def run_check(check: Callable[..., list[CheckResult]], *args, **kwargs) -> None:
-    """Call a lab check; an exception inside the student's code becomes a hint, not a trace."""
+    """Call a lab check; an exception inside the student's code becomes a hint, not a trace.
+
+    Prints each verdict once; raises ``CheckFailed`` if one failed, ``ExerciseNotDone`` if
+    the exercise is still the builder's stub (both show one line in IPython, no traceback).
+    """
     try:
         results = check(*args, **kwargs)
-    except (NotImplementedError, CheckFailed):
+    except ExerciseNotDone:
+        raise
+    except NotImplementedError as error:
+        if _not_done(error):
+            raise _unfinished(args, error) from None
+        raise
+    except CheckFailed:
         raise
     except AnswerProblem as problem:  # recognised: the message already says what to fix
         results = [CheckResult(False, str(problem))]
@@ -82,6 +137,36 @@ def run_check(check: Callable[..., list[CheckResult]], *args, **kwargs) -> None:
             )
         ]
     report(results)
+
+
+def _show_unfinished(shell, etype, value, tb, tb_offset=None) -> None:
+    """IPython handler for ``NotImplementedError``: the builder's stub, raised right in an
+    exercise cell, shows one line; any other one shows as IPython would show it."""
+    if _not_done(value) and not hasattr(value, "_render_traceback_"):
+        line = f"✗ {value}. Замените raise NotImplementedError своим кодом и запустите ячейку."
+        shell._showtraceback(etype, value, [line])
+    else:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+
+
+def install_friendly_errors() -> bool:
+    """In an IPython kernel, show the stub's ``NotImplementedError`` without a traceback.
+
+    Called when this module is imported (every lab imports it before its exercises); a
+    no-op outside IPython. Returns whether it was installed.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is always installed in the course
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "set_custom_exc"):
+        return False
+    shell.set_custom_exc((NotImplementedError,), _show_unfinished)
+    return True
+
+
+install_friendly_errors()
 
 
 @dataclass(frozen=True)

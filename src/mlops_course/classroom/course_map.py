@@ -103,7 +103,8 @@ def notebooks_markdown(root: Path | None = None) -> Markdown:
 
 
 def labs_markdown(root: Path | None = None) -> Markdown:
-    """The lab table with links to the exercise (``labs/``) and the solution (``solutions/``)."""
+    """The lab table with links to the student's own copy (``my_labs/``, made by ``make lab``
+    and on Binder) and to the solution (``solutions/``)."""
     rows = [
         "| лабораторная | что строит студент | после ноутбуков | решение |",
         "|---|---|---|---|",
@@ -111,7 +112,7 @@ def labs_markdown(root: Path | None = None) -> Markdown:
     for _, row in labs_table(root).iterrows():
         stem, ready = row["лабораторная"], row["статус"] == READY
         solution = f"[решение](../solutions/{stem}.ipynb)" if ready else "—"
-        lab = _link(stem, f"../labs/{stem}.ipynb", ready)
+        lab = _link(stem, f"../my_labs/{stem}.ipynb", ready)
         rows.append(
             f"| {lab} | {row['что строит студент']} | {row['после ноутбуков']} | {solution} |"
         )

@@ -4,7 +4,8 @@ Notebook 03 runs the whole loop (framing -> data -> validation -> training -> ev
 -> registration -> deployment -> monitoring -> retraining trigger -> data again) with the
 course's helpers. ``LifecycleLog`` records what each stage produced and how long it took,
 ``plot_lifecycle`` draws the loop and the timeline from that record, and
-``deployment_problems`` ties the lecture's deployment problems to numbers of the run.
+``deployment_problems`` ties the lecture's deployment problems to numbers of the run
+(``markdown_table`` shows it).
 The system parts of the loop live on the system side: the retraining decision in
 ``automation.triggers``, the side-by-side quality of two models in ``model.evaluate``.
 """
@@ -12,7 +13,7 @@ The system parts of the loop live on the system side: the retraining decision in
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -106,65 +107,106 @@ class LifecycleLog:
         frame = pd.DataFrame([r.__dict__ for r in self.records], columns=["turn", "seconds"])
         return frame.groupby("turn")["seconds"].sum()
 
-    @property
-    def n_steps(self) -> int:
-        """Stages run by hand so far (each one a cell somebody had to execute)."""
-        return len(self.records)
+    def seconds_after(self, stage: str, turn: int) -> float:
+        """Seconds of the stages of ``turn`` recorded after its first ``stage`` record.
+
+        E.g. ``seconds_after("trigger", 2)``: from the retraining decision to the end of
+        the turn (validation, training, ..., the new version in the service).
+        """
+        records = [r for r in self.records if r.turn == turn]
+        stages = [r.stage for r in records]
+        if stage not in stages:
+            raise ValueError(f"В витке {turn} нет этапа {stage!r}: записаны {stages}.")
+        return float(sum(r.seconds for r in records[stages.index(stage) + 1 :]))
+
+
+NOT_SHOWN = "не показано в этом запуске"
+
+
+def _miscalibration(row: Mapping[str, float]) -> float:
+    """How far the late orders a model promises are from the late orders there were."""
+    return abs(row[MEAN_PROBABILITY] - row["late_rate"])
 
 
 def deployment_problems(
     *,
-    stale: pd.Series,
-    fresh: pd.Series,
+    stale: Mapping[str, float],
+    fresh: Mapping[str, float],
     n_settings: int,
     n_pinned_packages: int,
+    deploy_seconds: float,
     untuned_threshold_cost: float,
+    retrain_seconds: float,
     stale_extra_cost: float,
-    n_steps: int,
-    n_turns: int = 2,
 ) -> pd.DataFrame:
     """The lecture's deployment problems, their consequences and a number of this run each.
 
-    ``stale`` and ``fresh`` are rows of ``compare_quality`` (the model without and with
-    retraining); costs are in roubles per 1000 orders.
+    ``stale`` and ``fresh`` are rows of ``compare_quality`` for the model without and with
+    retraining, scored on the same orders; costs are in roubles per 1000 orders, times in
+    seconds. A row whose number points the other way (retraining did not help, the
+    untuned threshold was not dearer, ...) says so instead of claiming the consequence.
     """
+    untuned = format_roubles(untuned_threshold_cost, signed=True)
+    extra = format_roubles(stale_extra_cost, signed=True)
+    worse = stale["roc_auc"] < fresh["roc_auc"] and stale["log_loss"] > fresh["log_loss"]
+    distrust = _miscalibration(stale) > _miscalibration(fresh)
     rows = [
         (
             "Сложность настройки окружения",
             "Увеличение времени на внедрение",
-            f"{n_settings} настройки сервиса вручную, {n_pinned_packages} "
-            "закреплённых версий пакетов модели",
+            f"настроек сервиса вручную: {n_settings}, закреплённых версий пакетов модели: "
+            f"{n_pinned_packages}; от запуска сервиса до готовности: {deploy_seconds:.1f} с",
         ),
         (
             "Необходимость ручной настройки параметров",
             "Рост затрат",
-            f"{format_roubles(untuned_threshold_cost, signed=True)} на 1000 заказов, "
-            "если порог оставить 0.5",
+            f"{untuned} на 1000 заказов, если порог оставить 0.5 вместо подобранного на валидации"
+            if untuned_threshold_cost > 0
+            else f"{NOT_SHOWN}: порог 0.5 обошёлся не дороже подобранного ({untuned})",
         ),
         (
             "Отсутствие мониторинга и управления",
             "Снижение точности модели",
             f"ROC AUC {fresh['roc_auc']:.3f} → {stale['roc_auc']:.3f}, log loss "
-            f"{fresh['log_loss']:.3f} → {stale['log_loss']:.3f} без переобучения",
+            f"{fresh['log_loss']:.3f} → {stale['log_loss']:.3f} без переобучения"
+            if worse
+            else f"{NOT_SHOWN}: без переобучения ROC AUC и log loss не хуже",
         ),
         (
             "Отсутствие мониторинга и управления",
             "Снижение доверия к системе",
-            f"обещает {stale[MEAN_PROBABILITY]:.0%} опозданий, а их {stale['late_rate']:.0%}",
+            f"без переобучения обещает {stale[MEAN_PROBABILITY]:.0%} опозданий, а их "
+            f"{stale['late_rate']:.0%} (переобученная — {fresh[MEAN_PROBABILITY]:.0%})"
+            if distrust
+            else f"{NOT_SHOWN}: без переобучения модель откалибрована не хуже",
         ),
         (
             "Нехватка ресурсов для поддержки",
             "Увеличение времени на внедрение",
-            f"{n_steps} шагов вручную за {n_turns} витка цикла",
+            f"от решения переобучать до новой версии в сервисе: {retrain_seconds:.1f} с — "
+            "когда виток есть кому запустить",
         ),
         (
             "Нехватка ресурсов для поддержки",
             "Рост затрат",
-            f"{format_roubles(stale_extra_cost, signed=True)} на 1000 заказов "
-            "за устаревшую модель при том же пороге",
+            f"{extra} на 1000 заказов, пока отвечает устаревшая модель (у каждой версии свой порог)"
+            if stale_extra_cost > 0
+            else f"{NOT_SHOWN}: устаревшая модель обошлась не дороже ({extra})",
         ),
     ]
     return pd.DataFrame(rows, columns=["проблема", "последствие", "число из этого запуска"])
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """``frame`` as a Markdown table, without padding.
+
+    Padding (as in ``DataFrame.to_markdown``) would make every row depend on the longest
+    cell, so one measured time would change the whole output; unpadded, a duration stays
+    in its own cell, where the test sanitiser blanks it.
+    """
+    lines = [" | ".join(map(str, frame.columns)), " | ".join("---" for _ in frame.columns)]
+    lines += [" | ".join(map(str, row)) for row in frame.itertuples(index=False)]
+    return "\n".join(f"| {line} |" for line in lines)
 
 
 LOOP_RADII = (1.5, 1.1)  # an ellipse: wide boxes need more room side by side
@@ -221,6 +263,7 @@ def _draw_timeline(ax: plt.Axes, log: LifecycleLog) -> None:
         clock += record.seconds
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.invert_yaxis()
+    ax.set_xlim(left=0)
     ax.set_xlabel("время от начала, с")
     ax.set_title("Хронология витков (цвет — номер витка)")
     ax.grid(axis="x", alpha=0.3)

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from mlops_course.model.evaluate import CostTable
 from mlops_course.model.retraining import STRATEGY_NAMES
 
 if TYPE_CHECKING:
@@ -106,6 +107,30 @@ def quality_over_time(
     return ax
 
 
+def control_chart(
+    ax: plt.Axes,
+    series: pd.Series,
+    baseline: float,
+    limit: float,
+    events: Mapping[str, int] | None = None,
+    ylabel: str = "",
+    title: str = "",
+    band_label: str = "±3σ",
+) -> plt.Axes:
+    """A weekly metric (index = week) inside its band ``baseline ± limit`` (e.g. ±3σ).
+
+    Weeks outside the band are marked with red dots: they are the alarms of the rule
+    «a week beyond the limits». Events are named in the legend, as in ``quality_over_time``.
+    """
+    ax.axhspan(baseline - limit, baseline + limit, color="grey", alpha=0.15, label=band_label)
+    ax.axhline(baseline, color="grey", linewidth=1, label=f"базовый уровень {baseline:.3f}")
+    quality_over_time(ax, {ylabel or "значение": series}, events, ylabel=ylabel, title=title)
+    outside = series[(series - baseline).abs() > limit]
+    ax.plot(outside.index, outside.to_numpy(), "o", color="tab:red", label="за границей")
+    ax.legend(fontsize=8)
+    return ax
+
+
 def alarm_rate_bars(
     ax: plt.Axes, rates: pd.Series, alpha: float, n_trials: int, title: str = ""
 ) -> plt.Axes:
@@ -165,6 +190,9 @@ def late_share_by(
     return ax
 
 
+CONSTANT_POLICY_NAMES = {"flag_all": "тревога на каждый заказ", "flag_none": "без тревог"}
+
+
 def strategy_costs(
     ax: plt.Axes,
     results: Mapping[str, StrategyResult],
@@ -172,11 +200,15 @@ def strategy_costs(
     smooth_weeks: int = 3,
     mark_retrains: str | None = "triggered",
     title: str = "",
+    costs: CostTable | None = None,
 ) -> plt.Axes:
     """Weekly cost per order of each retraining strategy, smoothed over ``smooth_weeks``.
 
     Red vertical lines mark the retrain weeks of the strategy ``mark_retrains`` (one
-    legend entry for all of them); none when ``results`` has no such strategy.
+    legend entry for all of them); none when ``results`` has no such strategy. With
+    ``costs`` the two policies that need no model (``CostTable.constant_costs`` at each
+    week's true late rate: flag every order, flag none) are drawn as black lines, smoothed
+    the same way: a strategy above them costs more than no model at all.
     """
     curves = {
         STRATEGY_NAMES.get(name, name): result.weekly.set_index("week")["cost_per_order"]
@@ -186,10 +218,19 @@ def strategy_costs(
     }
     ylabel = f"₽ на заказ (среднее за {smooth_weeks} нед.)"
     quality_over_time(ax, curves, events, ylabel=ylabel, title=title)
+    if costs is not None and results:
+        late_rate = next(iter(results.values())).weekly.set_index("week")["late_rate"]
+        constant = pd.DataFrame([costs.constant_costs(rate) for rate in late_rate], late_rate.index)
+        for (policy, values), style in zip(constant.items(), ("-.", ":"), strict=True):
+            smoothed = values.rolling(smooth_weeks, min_periods=1).mean()
+            label = CONSTANT_POLICY_NAMES.get(policy, policy)
+            ax.plot(
+                smoothed.index, smoothed.to_numpy(), color="black", linestyle=style, label=label
+            )
     if mark_retrains in results:
         name = STRATEGY_NAMES.get(mark_retrains, mark_retrains)
         for i, week in enumerate(results[mark_retrains].retrain_weeks):
             label = f"переобучение «{name}»" if i == 0 else None
             ax.axvline(week, color="tab:red", alpha=0.3, label=label)
-        ax.legend(fontsize=8)
+    ax.legend(fontsize=8)
     return ax

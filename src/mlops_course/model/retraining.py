@@ -5,6 +5,11 @@ labelled weeks. Labels of week ``k`` arrive in week ``k + label_delay_weeks``, s
 strategy can only learn from the past it already knows; the quality shown is measured on
 each week's true labels (which the simulation knows, production would not yet).
 
+Every model, the first one and each retrained one, is fitted on the earlier 75 % of its
+training weeks and gets its alarm threshold tuned on the latest 25 %
+(``train.split_validation``, ``evaluate.tune_threshold``); its weeks are then priced at
+that threshold. Pricing at 0.5 would judge the strategies by a decision nobody makes.
+
 Strategies (``STRATEGIES``):
 
 * ``never``    — train once on the first weeks, never again (maturity level 0);
@@ -13,6 +18,9 @@ Strategies (``STRATEGIES``):
 * ``triggered`` — retrain on the last ``window_weeks`` labelled weeks when a Page-Hinkley
   test on the model's error stream (see ``online_drift``) raises an alarm.
 
+With the same ``every_weeks``, ``periodic`` and ``sliding`` differ only in the training
+window; with the same ``window_weeks``, ``sliding`` and ``triggered`` differ only in when
+they retrain: ``change_steps`` shows what each single change did.
 The number of retrains is the cost side of the comparison.
 """
 
@@ -25,10 +33,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
+from threadpoolctl import threadpool_limits
 
 from mlops_course.config import SEED, TARGET
-from mlops_course.model.evaluate import CostTable, business_cost, late_scores
-from mlops_course.model.train import train_model
+from mlops_course.model.evaluate import CostTable, business_cost, late_scores, tune_threshold
+from mlops_course.model.train import split_validation, train_model
 from mlops_course.monitoring.online_drift import PageHinkley
 from mlops_course.scenario.problems import Batch
 
@@ -56,7 +65,17 @@ class StrategyConfig:
     window_weeks: int = 4
     delta: float = 0.005
     threshold: float = 40.0
+    """λ of the Page-Hinkley test (``triggered`` only); not the alarm threshold of the model."""
     model: str = "logreg"
+    costs: CostTable = CostTable()
+    """Prices the weeks and tunes each model's alarm threshold."""
+    label: str | None = None
+    """The strategy's key in ``compare_strategies`` (default: ``name``): lets two variants
+    of one strategy be compared side by side."""
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
 
     def __post_init__(self) -> None:
         for knob in ("initial_weeks", "every_weeks", "window_weeks"):
@@ -71,7 +90,8 @@ class StrategyResult:
 
     name: str
     weekly: pd.DataFrame
-    """week, roc_auc, error_rate, cost_per_order, retrained."""
+    """week, roc_auc, error_rate and cost_per_order (at the model's tuned threshold),
+    late_rate (the week's true share of late orders), threshold, retrained."""
     retrain_weeks: list[int]
 
     @property
@@ -79,16 +99,24 @@ class StrategyResult:
         return len(self.retrain_weeks)
 
 
-def _week_metrics(model: Any, frame: pd.DataFrame) -> dict:
+def _fit(frame: pd.DataFrame, config: StrategyConfig, seed: int) -> tuple[Any, float]:
+    """A model fitted on the earlier orders of ``frame`` and its threshold tuned on the latest."""
+    fit, validation = split_validation(frame)
+    model = train_model(fit, config.model, seed)
+    return model, tune_threshold(model, validation, config.costs)
+
+
+def _week_metrics(model: Any, threshold: float, frame: pd.DataFrame, costs: CostTable) -> dict:
     """The few metrics the comparison needs (cheaper than ``evaluate.score_metrics``)."""
     y_true = frame[TARGET].to_numpy().astype(bool)
     scores = late_scores(model, frame)
-    predicted = scores >= 0.5
-    cost = business_cost(y_true, predicted, CostTable())
+    predicted = scores >= threshold
     return {
         "roc_auc": float(roc_auc_score(y_true, scores)),
         "error_rate": float(np.mean(predicted != y_true)),
-        "cost_per_order": cost / len(frame),
+        "cost_per_order": business_cost(y_true, predicted, costs) / len(frame),
+        "late_rate": float(y_true.mean()),
+        "threshold": threshold,
     }
 
 
@@ -106,14 +134,21 @@ def simulate(batches: Sequence[Batch], config: StrategyConfig, seed: int = SEED)
     """Run one strategy over the stream, week by week; score each week before adapting."""
     if config.name not in STRATEGIES:
         raise ValueError(f"Неизвестная стратегия {config.name!r}; есть: {STRATEGIES}.")
+    # One BLAS/OpenMP thread: these small fits and predictions are 3-4x slower when the
+    # threads of a few shared cores spin against each other (the results are the same).
+    with threadpool_limits(limits=1):
+        return _simulate(batches, config, seed)
+
+
+def _simulate(batches: Sequence[Batch], config: StrategyConfig, seed: int) -> StrategyResult:
     start = config.initial_weeks
-    model = train_model(_labelled(batches, range(start)), model=config.model, seed=seed)
+    model, alarm_threshold = _fit(_labelled(batches, range(start)), config, seed)
     detector = PageHinkley(config.delta, config.threshold)
     rows, retrain_weeks = [], []
     first_unseen_label = start  # labels before this week were already fed to the detector
     for batch in batches[start:]:
         week = batch.week
-        metrics = _week_metrics(model, batch.frame)
+        metrics = _week_metrics(model, alarm_threshold, batch.frame, config.costs)
         known = _known_weeks(batch)
         retrain = False
         if config.name in ("periodic", "sliding"):
@@ -122,7 +157,7 @@ def simulate(batches: Sequence[Batch], config: StrategyConfig, seed: int = SEED)
             # Errors of the current model on the weeks whose labels just arrived.
             for labelled_week in range(first_unseen_label, known):
                 frame = batches[labelled_week].frame
-                predicted = late_scores(model, frame) >= 0.5
+                predicted = late_scores(model, frame) >= alarm_threshold
                 errors = (predicted != frame[TARGET].to_numpy().astype(bool)).astype(float)
                 if any(detector.update(error) for error in errors):
                     retrain = True
@@ -132,11 +167,11 @@ def simulate(batches: Sequence[Batch], config: StrategyConfig, seed: int = SEED)
         retrained = retrain and known > 0
         if retrained:
             first = 0 if config.name == "periodic" else max(0, known - config.window_weeks)
-            model = train_model(_labelled(batches, range(first, known)), config.model, seed)
+            model, alarm_threshold = _fit(_labelled(batches, range(first, known)), config, seed)
             detector.reset()
             retrain_weeks.append(week)
         rows.append({"week": week, **metrics, "retrained": retrained})
-    return StrategyResult(config.name, pd.DataFrame(rows), retrain_weeks)
+    return StrategyResult(config.key, pd.DataFrame(rows), retrain_weeks)
 
 
 def compare_strategies(
@@ -148,21 +183,23 @@ def compare_strategies(
     """Simulate every strategy; a summary table (mean quality, retrains) and the results.
 
     With ``change_week`` the summary also shows the mean quality after the change.
-    Results are keyed by strategy name, so each name may appear only once in ``configs``.
+    Results are keyed by ``StrategyConfig.key`` (the label, else the name), so each key may
+    appear only once in ``configs``: give variants of one strategy their own labels.
     """
-    names = [config.name for config in configs]
+    names = [config.key for config in configs]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ValueError(
             f"Стратегия {', '.join(map(repr, repeated))} задана несколько раз: результаты "
-            "хранятся по имени стратегии, поэтому сравнивайте её варианты в разных вызовах."
+            "хранятся по её ключу, поэтому дайте вариантам разные метки (label=...)."
         )
-    results = {config.name: simulate(batches, config, seed) for config in configs}
+    results = {config.key: simulate(batches, config, seed) for config in configs}
     rows = []
-    for name, result in results.items():
+    for config, (name, result) in zip(configs, results.items(), strict=True):
         weekly = result.weekly
         row = {
             "strategy": name,
+            **describe(config),
             "retrains": result.n_retrains,
             "mean_roc_auc": weekly["roc_auc"].mean(),
             "mean_cost_per_order": weekly["cost_per_order"].mean(),
@@ -173,6 +210,50 @@ def compare_strategies(
             row["cost_per_order_after_change"] = after["cost_per_order"].mean()
         rows.append(row)
     return pd.DataFrame(rows), results
+
+
+def describe(config: StrategyConfig) -> dict[str, str]:
+    """When a strategy retrains and on which labelled weeks, in Russian (``schedule``,
+    ``training_data``). Two strategies whose descriptions differ in one key differ in
+    exactly that knob.
+    """
+    if config.name == "never":
+        return {"schedule": "никогда", "training_data": f"первые {config.initial_weeks} нед."}
+    if config.name == "triggered":
+        schedule = f"по тревоге (λ = {config.threshold:g})"
+    else:
+        schedule = f"каждые {config.every_weeks} нед."
+    if config.name == "periodic":
+        data = "все недели"
+    elif config.window_weeks == 1:
+        data = "последняя неделя"
+    else:
+        data = f"последние {config.window_weeks} нед."
+    return {"schedule": schedule, "training_data": data}
+
+
+def change_steps(summary: pd.DataFrame, steps: Sequence[tuple[str, str]]) -> pd.DataFrame:
+    """Display table (Russian columns): for each pair (from, to) of strategies in
+    ``compare_strategies``' summary, how each knob changed (``"a → b"``, or ``"—"`` when it
+    stayed) and what that did: retrains and the cost per order after the change.
+
+    Compare strategies one knob at a time: with two knobs changed at once the table shows
+    both, and the difference cannot be credited to either.
+    """
+    rows = summary.set_index("strategy")
+    knobs = {"schedule": "расписание", "training_data": "данные"}
+    table = []
+    for before, after in steps:
+        a, b = rows.loc[before], rows.loc[after]
+        row = {"шаг": f"{STRATEGY_NAMES.get(before, before)} → {STRATEGY_NAMES.get(after, after)}"}
+        row |= {name: "—" if a[k] == b[k] else f"{a[k]} → {b[k]}" for k, name in knobs.items()}
+        row["Δ переобучений"] = int(b["retrains"] - a["retrains"])
+        if "cost_per_order_after_change" in rows:
+            row["Δ ₽ на заказ после смены"] = (
+                b["cost_per_order_after_change"] - a["cost_per_order_after_change"]
+            )
+        table.append(row)
+    return pd.DataFrame(table)
 
 
 def detection_week(errors_by_week: Sequence[np.ndarray], delta: float, threshold: float) -> int:
@@ -230,6 +311,8 @@ def first_quality_alarm(
 
 STRATEGY_COLUMNS = {
     "strategy": "стратегия",
+    "schedule": "когда переобучать",
+    "training_data": "на чём обучать",
     "retrains": "переобучений",
     "mean_roc_auc": "ROC AUC, среднее за год",
     "mean_cost_per_order": "₽ на заказ, за год",

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from mlops_course.classroom.checks import AnswerProblem, CheckResult, check_returned, expect
 from mlops_course.model.validation import RANGES
+from mlops_course.monitoring import drift
 from mlops_course.scenario.problems import SCENARIOS, make_batch
 
 CHECK_ROWS = 400
@@ -141,14 +143,55 @@ def _says_opposite(templates: set[str], opposite: re.Pattern, own: re.Pattern) -
     return any(opposite.search(text) and not own.search(text) for text in templates)
 
 
-def _reported_as(renamed: list[str], column: str, other: set[str]) -> bool:
-    """``column`` is named, and not in the words used for the other kind of problem."""
+def _how(lines: list[str]) -> str:
+    return f"пишет о ней {lines[:3]}" if lines else "её не назвала"
+
+
+SWAPPED = (
+    "Похоже, перепутаны разности множеств: set(COLUMNS) - set(frame.columns) — пропавшие "
+    "колонки («нет колонки …»), set(frame.columns) - set(COLUMNS) — лишние («лишняя колонка …»)."
+)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of column problem: the words that name it and how the student wrote it."""
+
+    name: str  # "пропавшей" / "лишней"
+    state: str  # "пропала" / "— новая, лишняя"
+    words: re.Pattern
+    seen: set[str]  # the student's templates for a column of this kind
+
+
+def _renamed_result(renamed: list[str], column: str, own: Kind, other: Kind) -> CheckResult:
+    """After a rename, ``column`` must be reported as ``own`` (not as ``other``).
+
+    Each hint names only what the function did: did not name the column, named it with
+    the other kind's words (a swap), or wrote about it exactly as about the other kind.
+    """
     templates = _templates(renamed, column)
-    return bool(templates) and not templates & other
-
-
-def _how(templates: set[str]) -> str:
-    return f"пишет о ней {sorted(templates)}" if templates else "её не назвала"
+    lines = _mentioning(renamed, column)
+    success = f"переименование: {column} названа {own.name}"
+    if not templates:
+        return CheckResult(
+            False,
+            f"при переименовании колонка {column} {own.state}, а функция её не назвала "
+            f"(вернула {renamed[:3]}): сообщите и о ней.",
+        )
+    if _says_opposite(templates, other.words, own.words):
+        return CheckResult(
+            False,
+            f"при переименовании колонка {column} {own.state}, а функция назвала её "
+            f"{other.name}: {lines}. " + SWAPPED,
+        )
+    if templates & other.seen:
+        return CheckResult(
+            False,
+            f"при переименовании колонка {column} {own.state}, а функция пишет о ней так "
+            f"же, как о {other.name} колонке: {lines}. Скажите, что с колонкой, — "
+            "«нет колонки …» или «лишняя колонка …».",
+        )
+    return CheckResult(True, success)
 
 
 def check_column_problems(column_problems: Checker) -> list[CheckResult]:
@@ -156,52 +199,55 @@ def check_column_problems(column_problems: Checker) -> list[CheckResult]:
 
     The wording is free; the check compares how a missing column (``weather`` dropped) and
     an extra one (``courier_rating`` added) are reported, then expects the renamed column's
-    two names (``prep_time_min`` gone, ``prep_time`` new) to be reported the same way.
+    two names (``prep_time_min`` gone, ``prep_time`` new) to be reported the same way. A
+    message that uses the other kind's words (and none of its own) counts as swapped.
     """
-    gone = _templates(_problems(column_problems, _batch("dropped_column")), "weather")
-    extra = _batch().assign(courier_rating=5.0)
-    added = _templates(_problems(column_problems, extra), "courier_rating")
+    dropped = _problems(column_problems, _batch("dropped_column"))
+    gone = _templates(dropped, "weather")
+    extra = _problems(column_problems, _batch().assign(courier_rating=5.0))
+    added = _templates(extra, "courier_rating")
     renamed = _problems(column_problems, _batch("renamed_column"))
-    distinct = bool(gone) and bool(added) and not gone & added
+    missing_kind = Kind("пропавшей", "пропала", MISSING_WORDS, gone)
+    extra_kind = Kind("лишней", "— новая, лишняя", EXTRA_WORDS, added)
     gone_as_extra = _says_opposite(gone, EXTRA_WORDS, MISSING_WORDS)
     added_as_missing = _says_opposite(added, MISSING_WORDS, EXTRA_WORDS)
-    swapped = (
-        "set(COLUMNS) - set(frame.columns) — пропавшие колонки, set(frame.columns) - "
-        "set(COLUMNS) — лишние; не перепутайте, какая строка о какой."
-    )
-    return [
+    same = bool(gone) and bool(added) and bool(gone & added)
+    results = [
         _clean_passes(column_problems),
         expect(
             bool(gone) and not gone_as_extra,
             "пропавшая колонка названа",
-            f"колонки weather нет в партии, а функция {_how(gone)}: "
-            "верните строку «нет колонки weather». " + swapped * gone_as_extra,
+            f"колонки weather нет в партии, а функция {_how(_mentioning(dropped, 'weather'))}: "
+            "верните строку «нет колонки weather». " + (SWAPPED if gone_as_extra else ""),
         ),
         expect(
             bool(added) and not added_as_missing,
             "лишняя колонка названа",
-            f"в партии лишняя колонка courier_rating, а функция {_how(added)}: "
-            "верните строку «лишняя колонка courier_rating». " + swapped * added_as_missing,
+            "в партии лишняя колонка courier_rating, а функция "
+            f"{_how(_mentioning(extra, 'courier_rating'))}: верните строку «лишняя колонка "
+            "courier_rating». " + (SWAPPED if added_as_missing else ""),
         ),
         expect(
-            distinct or not (gone and added),
+            not same,
             "о пропавшей и о лишней колонке сообщения разные",
             f"о пропавшей и о лишней колонке функция пишет одно и то же ({sorted(gone)}): "
             "скажите, что с колонкой, — «нет колонки …» или «лишняя колонка …».",
         ),
-        expect(
-            _reported_as(renamed, "prep_time_min", added),
-            "переименование: prep_time_min названа пропавшей",
-            "при переименовании колонка prep_time_min пропала, а функция назвала её лишней "
-            f"или не назвала: {_mentioning(renamed, 'prep_time_min')}. " + swapped,
-        ),
-        expect(
-            _reported_as(renamed, "prep_time", gone),
-            "переименование: prep_time названа лишней",
-            "при переименовании колонка prep_time лишняя, а функция назвала её пропавшей "
-            f"или не назвала: {_mentioning(renamed, 'prep_time')}. " + swapped,
-        ),
+        _renamed_result(renamed, "prep_time_min", missing_kind, extra_kind),
+        _renamed_result(renamed, "prep_time", extra_kind, missing_kind),
     ]
+    return _say_once(results, SWAPPED, "Разности множеств перепутаны (см. выше).")
+
+
+def _say_once(results: list[CheckResult], hint: str, later: str) -> list[CheckResult]:
+    """``hint`` in full in the first failed verdict that gives it, ``later`` in the rest."""
+    said, shown = False, []
+    for result in results:
+        message = result.message
+        if hint in message:
+            message, said = (message if not said else message.replace(hint, later)), True
+        shown.append(CheckResult(result.passed, message.strip()))
+    return shown
 
 
 def check_dtype_problems(dtype_problems: Checker) -> list[CheckResult]:
@@ -212,8 +258,8 @@ def check_dtype_problems(dtype_problems: Checker) -> list[CheckResult]:
         "сравнение с float64."
     )
     by_dtype = (
-        "Проверяйте dtype колонки (pd.api.types.is_numeric_dtype), а не то, получается ли "
-        "привести значения к числу: строку «1200.0» привести можно, но числом она не стала."
+        "Проверяйте dtype колонки: pd.api.types.is_numeric_dtype(frame[name]). Строка «1200.0» "
+        "— не число, хотя привести её к числу можно."
     )
     return [
         _clean_passes(dtype_problems, clean),
@@ -326,7 +372,12 @@ def check_validate_batch(validate_batch: Checker) -> list[CheckResult]:
     return [
         _clean_passes(validate_batch),
         *(
-            _caught(validate_batch, scenario, word, hint=f"Добавьте в результат {function}(frame).")
+            _caught(
+                validate_batch,
+                scenario,
+                word,
+                hint=f"Проверьте, что в результат входит {function}(frame).",
+            )
             for scenario, (word, function) in words.items()
         ),
         _every_incident_named(validate_batch),
@@ -343,5 +394,109 @@ def _every_incident_named(validate_batch: Checker) -> CheckResult:
         f"партия с несколькими инцидентами ({incidents}): названы все колонки",
         f"в партии сразу несколько инцидентов ({incidents}), а колонки {missed} не названы: "
         "верните проблемы всех трёх функций, column_problems(frame) + dtype_problems(frame) "
-        "+ range_problems(frame); «a or b or c» останавливается на первом непустом списке.",
+        "+ range_problems(frame) (например, «a or b or c» остановилось бы на первом непустом "
+        "списке).",
     )
+
+
+# --- Exercise 5: a unit mix-up inside the valid range ---------------------------------
+
+MILES_PER_KM = 0.621
+SHIFT_ALPHA = 0.001
+# Clean batches from other seeds than the reference: the same generator, so no shift.
+CLEAN_SEEDS = (CHECK_SEED + 1, CHECK_SEED + 2, CHECK_SEED + 3)
+TINY_ALPHA = 1e-300  # the miles' KS p-value (about 1e-17) is far above it
+
+ShiftChecker = Callable[..., list[str]]
+
+
+def in_miles(frame: pd.DataFrame) -> pd.DataFrame:
+    """The batch with distances sent in miles: every value shrinks to 0.621 of itself."""
+    return frame.assign(distance_km=frame["distance_km"] * MILES_PER_KM)
+
+
+def _shift_problems(
+    check: ShiftChecker, frame: pd.DataFrame, reference: pd.DataFrame, alpha: float
+) -> list[str]:
+    """What ``check(frame, reference, alpha)`` reports; it must not edit the reference."""
+    given = reference.copy()
+    problems = _problems(lambda batch: check(batch, given, alpha), frame)
+    if not given.equals(reference):
+        raise AnswerProblem(
+            "функция изменила эталон reference: только читайте его — проверка сообщает, а не чинит."
+        )
+    return problems
+
+
+def check_shift_problems(shift_problems: ShiftChecker) -> list[CheckResult]:
+    """Exercise 5: distances in miles stay inside the range; only the reference shows them.
+
+    ``shift_problems(frame, reference, alpha)`` must stay silent on clean batches from other
+    seeds, name ``distance_km`` on the miles batch, compare with ``alpha`` (not a constant),
+    and survive a renamed column and a text column.
+    """
+    reference = _batch()
+    clean = {seed: make_batch(CHECK_ROWS, seed).frame for seed in CLEAN_SEEDS}
+    said = {
+        seed: _shift_problems(shift_problems, frame, reference, SHIFT_ALPHA)
+        for seed, frame in clean.items()
+    }
+    false_alarms = {seed: problems for seed, problems in said.items() if problems}
+    miles = in_miles(clean[CLEAN_SEEDS[0]])
+    caught = _mentioning(
+        _shift_problems(shift_problems, miles, reference, SHIFT_ALPHA), "distance_km"
+    )
+    ratio = miles["distance_km"].median() / reference["distance_km"].median()
+    results = [
+        expect(
+            not false_alarms,
+            f"чистые партии ({len(clean)} шт., другие seed) проходят без замечаний",
+            f"на чистых партиях (тот же генератор, другие seed) функция нашла сдвиг: "
+            f"{list(false_alarms.values())[:1]}. Маленькое p-value — признак различия: "
+            f"строка нужна, только если p < alpha (здесь alpha = {SHIFT_ALPHA}).",
+        ),
+        expect(
+            bool(caught),
+            f"мили пойманы: {caught[0] if caught else ''}",
+            f"расстояния в милях (все × {MILES_PER_KM}, медиана × {ratio:.2f} к эталону) не "
+            "пойманы. Все значения внутри допустимого диапазона, поэтому диапазон их не видит: "
+            "сравните распределение колонки партии с эталоном, "
+            "drift.ks_test(reference[name], frame[name]).pvalue < alpha.",
+        ),
+    ]
+    if caught:  # only then does a tiny alpha tell whether the argument is used
+        miles_p = drift.ks_test(reference["distance_km"], miles["distance_km"]).pvalue
+        strict = _mentioning(
+            _shift_problems(shift_problems, miles, reference, TINY_ALPHA), "distance_km"
+        )
+        results.append(
+            expect(
+                not strict,
+                "порог — аргумент alpha",
+                f"при alpha = {TINY_ALPHA:g} p-value миль ({miles_p:.0e}) больше порога, а "
+                f"функция всё равно сообщила: {strict[:1]}. Сравнивайте p-value с аргументом "
+                "alpha.",
+            )
+        )
+    hint = (
+        "Пропускайте колонки, которых нет в партии или которые не числовые "
+        "(pd.api.types.is_numeric_dtype): о них сообщают упражнения 1 и 2."
+    )
+    for scenario in ("renamed_column", "wrong_dtype"):
+        results.append(_shift_survives(shift_problems, reference, scenario, hint))
+    return results
+
+
+def _shift_survives(
+    shift_problems: ShiftChecker, reference: pd.DataFrame, scenario: str, hint: str
+) -> CheckResult:
+    try:
+        _shift_problems(shift_problems, _batch(scenario), reference, SHIFT_ALPHA)
+    except (NotImplementedError, AnswerProblem):
+        raise
+    except Exception as error:  # the student's code crashed on a broken batch
+        return CheckResult(
+            False,
+            f"на партии «{scenario}» функция упала ({type(error).__name__}: {error}). {hint}",
+        )
+    return CheckResult(True, f"на партии «{scenario}» функция не падает")
