@@ -74,12 +74,7 @@ pipeline: venv  ## run the course's DVC pipeline (dvc repro); outputs in data/, 
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 mlflow-ui: venv  ## MLflow UI on 127.0.0.1:5000 (MLFLOW_HOME=.work/lifecycle: notebook 03's registry)
-	@test -z "$(MLFLOW_HOME)" || test -f "$(MLFLOW_HOME)/mlflow/mlflow.db" || { \
-		echo "Нет базы MLflow в $(MLFLOW_HOME)/mlflow: проверьте путь или сначала выполните ноутбук." >&2; \
-		exit 2; }
-	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 --workers 1 --backend-store-uri "$$($(BIN)/python \
-		-c 'import sys; from mlops_course.versioning.tracking import tracking_uri; print(tracking_uri(sys.argv[1] or None))' \
-		"$(MLFLOW_HOME)")"
+	$(BIN)/python -m mlops_course.versioning.mlflow_ui --port 5000 $(if $(MLFLOW_HOME),--home "$(MLFLOW_HOME)")
 
 lock: venv  ## re-resolve requirements.in into requirements.lock, environment.yml and the serving lock
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --generate-hashes \
