@@ -60,23 +60,29 @@ def test_harmless_drift_leaves_the_cost_alone(costs, seed):
     assert abs(campaign["stale_logreg"] / base["stale_logreg"] - 1) < 0.03
 
 
+def flagged_columns(name: str, seed: int) -> set[str]:
+    table = scenario_drift(name, seed).table
+    return set(table.loc[table["drifted"], "column"])
+
+
 @pytest.mark.parametrize("seed", SEEDS)
-def test_concept_drift_hurts_while_the_data_drift_suite_stays_silent(table, costs, seed):
+def test_concept_drift_hurts_while_the_data_drift_suite_stays_silent(costs, seed):
     row = costs.loc[(seed, "routing_change")]
     # P(y | X) changed, so the stale model is wrong everywhere it looks confident...
     assert row["stale_logreg"] >= 1.15 * row["retrained_logreg"]
-    # ...while P(X) is the same: no feature may be flagged after the Holm correction.
-    drifted = table[(table["seed"] == seed) & (table["scenario"] == "routing_change")]
-    assert (drifted["drifted_columns"] == 0).all()
+    # ...while P(X) is the same: the suite flags nothing beyond what it flags with no change
+    # at all. (At a family-wise α of 5 % the reference and current samples of one seed in
+    # twenty differ by chance: seed 7's weekday, adjusted p = 0.004, in every scenario.)
+    assert flagged_columns("routing_change", seed) == flagged_columns(BASE, seed)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("name", ["winter", "new_district", "peak_load"])
 def test_the_data_drift_suite_sees_the_columns_that_moved(seed, name):
     result = scenario_drift(name, seed)
-    flagged = set(result.table.loc[result.table["drifted"], "column"])
-    # The columns the scenario changes are flagged clearly (p far below alpha) and
-    # nothing else is, so the suite points at the cause.
-    assert flagged == set(problems.SCENARIOS[name].columns)
-    moved = result.table.set_index("column").loc[list(flagged), "adjusted_p"]
-    assert (moved < 1e-6).all()
+    moved = set(problems.SCENARIOS[name].columns)
+    # The columns the scenario changes are flagged clearly (p far below alpha), and the
+    # scenario adds no other flag to those of the same samples without drift (see above),
+    # so the suite points at the cause.
+    assert flagged_columns(name, seed) == moved | flagged_columns(BASE, seed)
+    assert (result.table.set_index("column").loc[list(moved), "adjusted_p"] < 1e-6).all()
