@@ -26,7 +26,8 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock pyproject.toml tools/jupyterlab_overrides.json tools/jupyter_server_config.json
+$(STAMP): requirements.lock pyproject.toml tools/jupyterlab_overrides.json tools/jupyter_server_config.json \
+		tools/jupyter_server_config.py tools/rise.css
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
@@ -37,6 +38,10 @@ $(STAMP): requirements.lock pyproject.toml tools/jupyterlab_overrides.json tools
 	install -D -m 644 tools/jupyterlab_overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	# Saving a notebook records only the minor Python version: opening one leaves git clean.
 	install -D -m 644 tools/jupyter_server_config.json $(VENV)/etc/jupyter/jupyter_server_config.json
+	# RISE slides: the server answers RISE's rise.css / <notebook>.css with the course's slide
+	# stylesheet (fits the screen, one typeface, no "Click to add a cell." bar) instead of 404.
+	install -D -m 644 tools/jupyter_server_config.py $(VENV)/etc/jupyter/jupyter_server_config.py
+	install -D -m 644 tools/rise.css $(VENV)/etc/jupyter/mlops_course_rise.css
 	touch $(STAMP)
 
 venv: $(STAMP)  ## create or update .venv from requirements.lock

@@ -10,6 +10,10 @@ Side by side, in one run, on the same pre-encoded JSON bodies (1 row and 1000 ro
   with ``mlflow.pyfunc.load_model``, the call MLflow's registry documentation shows for
   using a registered model (and the interface ``mlflow models serve`` uses).
 
+Then throughput under concurrent load (``serving.load_test``, the generator notebook 07
+uses): requests/s and p99 of 1-row requests from ``THROUGHPUT_CLIENTS`` clients, with 1 and
+2 uvicorn workers (``--workers``), rounds interleaved as well.
+
 Runs are interleaved (baseline, service, naive, again and again) and each figure is the
 median over rounds, so a noisy neighbour on the 2-core machine hits all three alike. Prints
 a table and writes JSON to ``work_dir("benchmarks") / "serving.json"``; also reports the
@@ -40,9 +44,12 @@ from mlops_course.config import FEATURES, SEED, work_dir
 from mlops_course.model.train import train_model
 from mlops_course.scenario.generator import generate_orders
 from mlops_course.serving.background import free_port, start_service
+from mlops_course.serving.load_test import load_test
 from mlops_course.serving.schemas import orders_payload
 
 BATCH_SIZES = (1, 1000)
+WORKERS = (1, 2)
+THROUGHPUT_CLIENTS = 8
 HOST = "127.0.0.1"
 
 
@@ -194,6 +201,36 @@ def register_models() -> tuple[str, str, object]:
     return champion, f"models:/{MODEL_NAME}@challenger", mlflow.sklearn.load_model(champion)
 
 
+def measure_throughput(
+    model_uri: str, bodies: list[bytes], rounds: int, seconds: float, out_dir
+) -> dict[str, dict[str, float]]:
+    """Median over interleaved rounds of ``load_test`` per worker count."""
+    services = {
+        workers: start_service(
+            model_uri,
+            extra_args=[
+                "--workers",
+                str(workers),
+                "--log-path",
+                str(out_dir / f"serving-workers-{workers}.sqlite"),
+            ],
+        )
+        for workers in WORKERS
+    }
+    results: dict[int, list[dict[str, float]]] = {workers: [] for workers in WORKERS}
+    try:
+        for _ in range(rounds):
+            for workers, service in services.items():
+                result = load_test(
+                    service.url, bodies, concurrency=THROUGHPUT_CLIENTS, duration_s=seconds
+                )
+                results[workers].append(result.summary())
+    finally:
+        for service in services.values():
+            service.stop()
+    return {str(workers): median_over_rounds(rows) for workers, rows in results.items()}
+
+
 def run(rounds: int, requests: int, naive_requests: int) -> dict:
     out_dir = work_dir("benchmarks")
     champion_uri, challenger_uri, model = register_models()
@@ -237,7 +274,12 @@ def run(rounds: int, requests: int, naive_requests: int) -> dict:
     finally:
         two_models.stop()
 
+    throughput = measure_throughput(
+        champion_uri, bodies[1], rounds, 2.0 if requests >= 200 else 0.5, out_dir
+    )
+
     report = {
+        "throughput_by_workers": throughput,
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),
@@ -294,6 +336,13 @@ def print_table(report: dict) -> None:
             f"{summary['service_rows_per_s']:.0f} rows/s"
         )
     print(f"mlflow.pyfunc.load_model alone: p50 {report['model_load_ms']['p50_ms']:.1f} ms")
+    print(f"\nthroughput, 1-row requests, {THROUGHPUT_CLIENTS} concurrent clients:")
+    for workers, row in report["throughput_by_workers"].items():
+        print(
+            f"  {workers} worker(s): {row['requests_per_s']:.0f} req/s, "
+            f"p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms, errors {row['errors']:.0f}, "
+            f"client CPU {row['client_cpu_share']:.0%} of a core"
+        )
     rss = report["rss_mb"]
     print(
         f"RSS: {rss['one_model']:.0f} MiB with one model, "

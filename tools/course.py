@@ -144,6 +144,34 @@ def default_slide_type(cell: NotebookNode) -> str:
     return "-"
 
 
+def slide_types(cells: list[NotebookNode]) -> list[str]:
+    """RISE slide type of each cell: sections are slides, and a slide shows one step.
+
+    ``##`` starts a slide and ``###`` a sub-slide (``default_slide_type``). A long section
+    would not fit a 1280 × 720 screen (a code cell with its figure is already half of it),
+    so within a (sub)slide a step is "the text, then one code cell with its output": a code
+    cell after another code cell, or text after a code cell, continues the section on a new
+    sub-slide (reveal.js's "down"). A source cell's own ``slideshow`` metadata is kept.
+    """
+    types, has_code, previous = [], False, None
+    for cell in cells:
+        kind = cell.metadata.get("slideshow", {}).get("slide_type") or default_slide_type(cell)
+        if kind in ("skip", "notes"):  # not on the slide: does not change what is shown
+            types.append(kind)
+            continue
+        if kind == "-" and (
+            (cell.cell_type == "code" and has_code)
+            or (cell.cell_type == "markdown" and previous == "code")
+        ):
+            kind = "subslide"
+        if kind in ("slide", "subslide"):
+            has_code = False
+        has_code = has_code or cell.cell_type == "code"
+        previous = cell.cell_type
+        types.append(kind)
+    return types
+
+
 def render(target: Target, root: Path = ROOT) -> NotebookNode:
     """The notebook for ``target`` before execution: header, cleaned metadata, stable ids."""
     source_nb = jupytext.read(target.source, fmt="py:percent")
@@ -154,8 +182,9 @@ def render(target: Target, root: Path = ROOT) -> NotebookNode:
             cell.source = strip_solutions(cell.source)
         else:
             cell.source = keep_solution_markers(cell.source)
-        cell.metadata.setdefault("slideshow", {"slide_type": default_slide_type(cell)})
         cells.append(cell)
+    for cell, slide_type in zip(cells[1:], slide_types(cells[1:]), strict=True):
+        cell.metadata.setdefault("slideshow", {"slide_type": slide_type})
     for index, cell in enumerate(cells):
         cell.id = f"{target.output.stem[:40]}-{index:02d}"
         if cell.cell_type == "code":

@@ -62,6 +62,21 @@ def test_render_keeps_tags_adds_header_and_slides(course_root: Path) -> None:
     ]
 
 
+def test_a_long_section_continues_on_sub_slides_one_code_cell_each() -> None:
+    # What fits a 1280 x 720 slide: the text, then one code cell with its output.
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    skipped = md("спрятано")
+    skipped.metadata["slideshow"] = {"slide_type": "skip"}
+    cells = [
+        md("## Раздел"), code("a = 1"), code("b = 2"), md("Пояснение"), md("Ещё текст"),
+        code("c = 3"), skipped, code("d = 4"), md("### Подраздел"), code("e = 5"), md("# Итоги"),
+    ]  # fmt: skip
+    assert course.slide_types(cells) == [
+        "slide", "-", "subslide", "subslide", "-", "-", "skip", "subslide", "subslide", "-",
+        "slide",
+    ]  # fmt: skip
+
+
 def test_fresh_course_is_in_sync(course_root: Path) -> None:
     assert course.check(course_root) == []
 

@@ -4,7 +4,6 @@ and a bad batch stops it at `validate` while the last good model stays in place.
 import itertools
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,17 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlops_course.versioning import sandbox
+from mlops_course.versioning.reproducibility import kernel_fingerprints, supported_kernels
 from tests.conftest import REPO_ROOT
-
-PIPELINE_FILES = [
-    "dvc.yaml",
-    "dvc.lock",
-    "params.yaml",
-    ".dvcignore",
-    ".dvc/config",
-    "data/.gitignore",
-    "data/README.md",
-]
 
 
 def run(command: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -31,32 +22,18 @@ def run(command: list[str], cwd: Path, check: bool = True) -> subprocess.Complet
 
 
 @pytest.fixture(scope="module")
-def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh copy of the pipeline (as in a new clone), reproduced from scratch."""
+def copy(tmp_path_factory: pytest.TempPathFactory) -> sandbox.Sandbox:
+    """A fresh copy of the pipeline with its own git repository (as in a new clone),
+    reproduced from scratch."""
     root = tmp_path_factory.mktemp("pipeline")
-    for name in PIPELINE_FILES:
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO_ROOT / name, root / name)
-    shutil.copytree(
-        REPO_ROOT / "src", root / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
-    )
-    run(["git", "init", "-q"], root)
-    run(
-        [
-            "git",
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "copy",
-            "--allow-empty",
-        ],
-        root,
-    )
-    run(["dvc", "repro"], root)
-    return root
+    box = sandbox.create(root / "copy", source=REPO_ROOT, site_cache=root / "dvc-site")
+    box.dvc("repro")
+    return box
+
+
+@pytest.fixture(scope="module")
+def reproduced(copy: sandbox.Sandbox) -> Path:
+    return copy.root
 
 
 @pytest.mark.slow
@@ -118,6 +95,17 @@ def test_a_stage_run_from_another_folder_uses_the_pipelines_files(reproduced: Pa
     run([*stage, "--params", "../params.yaml"], elsewhere)
     assert not (elsewhere / "data").exists(), "the stage wrote outside the pipeline's data/"
     assert "up to date" in run(["dvc", "status"], reproduced).stdout
+
+
+@pytest.mark.slow
+def test_training_fingerprint_is_the_train_stage_and_the_kernel_pin_holds(reproduced: Path) -> None:
+    """``reproducibility.training_fingerprint`` (notebook 06) trains as stage `train` does:
+    with the kernel dvc.yaml pins, its md5 is the model.pkl that `dvc repro` recorded."""
+    if not supported_kernels()["Prescott"]:
+        pytest.skip("not an x86-64 CPU: OpenBLAS has no SSE3 kernel here")
+    locked = yaml.safe_load((reproduced / "dvc.lock").read_text())["stages"]["train"]["outs"]
+    fingerprint = kernel_fingerprints(reproduced, ["Prescott"])["Prescott"]
+    assert fingerprint["md5"] == locked[0]["md5"]
 
 
 @pytest.mark.slow

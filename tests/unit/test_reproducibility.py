@@ -115,3 +115,36 @@ def test_refusal_advice_fits_what_differs(tmp_path):
     assert "requirements.lock" not in str(python_only.value)  # it does not pin Python
     assert "requirements.lock" in str(packages_only.value)
     assert "Нужен Python" not in str(packages_only.value)
+
+
+def test_exact_bits_see_what_rounding_hides():
+    values = np.array([0.1, 0.2])
+    assert array_hash(values, decimals=None) != array_hash(values + 1e-14, decimals=None)
+    assert array_hash(values) == array_hash(values + 1e-14)
+    assert model_hash(_model(1), decimals=None) == model_hash(_model(1), decimals=None)
+
+
+def test_supported_kernels_follow_the_cpu_flags(tmp_path):
+    from mlops_course.versioning.reproducibility import cpu_flags, supported_kernels
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor : 0\nflags\t\t: fpu pni ssse3 avx avx2 fma\n")
+    flags = cpu_flags(cpuinfo)
+    assert {"pni", "avx2"} <= flags
+    assert supported_kernels(flags, machine="x86_64") == {
+        "Prescott": True,
+        "Haswell": True,
+        "SkylakeX": False,
+    }
+    assert not any(supported_kernels(flags, machine="arm64").values())
+    assert cpu_flags(tmp_path / "missing") == frozenset()
+
+
+def test_run_python_gives_each_process_its_environment():
+    from mlops_course.versioning.reproducibility import ProcessFailedError, run_python
+
+    code = "import os; print(os.environ.get('COURSE_PROBE', '-'))"
+    out = run_python(code, {"set": {"COURSE_PROBE": "1"}, "unset": {"COURSE_PROBE": None}})
+    assert out == {"set": "1", "unset": "-"}
+    with pytest.raises(ProcessFailedError, match="ZeroDivisionError"):
+        run_python("1 / 0", {"boom": {}})

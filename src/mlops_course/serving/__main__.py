@@ -3,11 +3,19 @@
 Serves on loopback (127.0.0.1) unless ``--host`` says otherwise. Every option can also come
 from the environment (``MLOPS_SERVING_<OPTION>``, as in the Kubernetes manifests); command
 line options win.
+
+``--workers N`` (default 1) runs N uvicorn worker processes on one listening socket (each
+with its own copy of the model; more workers than CPU cores only adds memory). Then each
+worker loads its model before it accepts a connection, so no request meets a worker
+without one; ``/metrics`` answers from whichever worker took the connection (each has its
+own counters); the prediction log is one sqlite file shared by all. In Kubernetes the
+course runs one worker per pod and scales pods instead (``deploy/k8s/hpa.yaml``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import socket
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,9 +43,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=int, default=None, help=f"порт (по умолчанию {DEFAULT_PORT})"
     )
     parser.add_argument("--log-level", default="warning", help="уровень логов uvicorn")
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="число процессов uvicorn на одном сокете (по умолчанию 1)",
+    )
     # A socket already listening, inherited from the parent (start_service): no port race.
     parser.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
     return parser
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"нужно целое число ≥ 1, получено {text}")
+    return value
+
+
+def worker_count(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    """``--workers``, else ``MLOPS_SERVING_WORKERS``, else 1."""
+    if args.workers is not None:
+        return args.workers
+    return positive_int(environ.get("MLOPS_SERVING_WORKERS") or "1")
 
 
 def listen_address(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, int]:
@@ -49,14 +77,29 @@ def listen_address(args: argparse.Namespace, environ: Mapping[str, str]) -> tupl
     return host, int(environ.get("MLOPS_SERVING_PORT") or DEFAULT_PORT)
 
 
+def build_app(settings: ServingSettings):
+    """The app for ``settings`` (imported here: a worker supervisor does not need it)."""
+    from mlops_course.serving.app import create_app
+
+    return create_app(settings)
+
+
+def worker_factory():
+    """``build_app`` as spawned workers can unpickle it: run with ``-m``, this module is
+    ``__main__``, which a spawned child does not re-import, so refer to it by its name."""
+    import importlib
+
+    return importlib.import_module("mlops_course.serving.__main__").build_app
+
+
 def main(argv: list[str] | None = None) -> None:
     import os
 
     import uvicorn
-
-    from mlops_course.serving.app import create_app
+    from uvicorn.supervisors import Multiprocess
 
     args = build_parser().parse_args(argv)
+    workers = worker_count(args, os.environ)
     settings = ServingSettings.from_env(
         model_uri=args.model_uri,
         challenger_uri=args.challenger_uri,
@@ -64,8 +107,10 @@ def main(argv: list[str] | None = None) -> None:
         tracking_uri=args.tracking_uri,
         log_path=args.log_path,
         max_rows=args.max_rows,
-        # Answer /health at once and /ready with 503 until the model is loaded.
-        wait_for_model=False,
+        # One worker answers /health at once and /ready with 503 until the model is loaded.
+        # Several workers share one socket: a worker accepts connections only once its
+        # model is in, so no request lands on a worker that cannot answer it.
+        wait_for_model=workers > 1,
     )
     host, port = listen_address(args, os.environ)
     sockets = None
@@ -80,13 +125,20 @@ def main(argv: list[str] | None = None) -> None:
             "MLOPS_SERVING_ADMIN_TOKEN или выключите его (MLOPS_SERVING_ADMIN_ENABLED=false)."
         )
     config = uvicorn.Config(
-        create_app(settings),
+        # Workers are spawned processes: each builds its own app from the (picklable)
+        # factory, and the supervisor never imports the app (FastAPI, MLflow) itself.
+        functools.partial(worker_factory(), settings) if workers > 1 else build_app(settings),
+        factory=workers > 1,
+        workers=workers,
         host=host,
         port=port,
         log_level=args.log_level,
         access_log=False,  # requests are counted in /metrics; a log line each costs latency
         timeout_graceful_shutdown=10,
     )
+    if workers > 1:
+        Multiprocess(config, sockets=sockets or [config.bind_socket()]).run()
+        return
     server = uvicorn.Server(config)
     server.run(sockets=sockets)
     if not server.started:  # as uvicorn.run: a failed start-up is a failed process

@@ -120,6 +120,22 @@ class BackgroundService:
 
         return psutil.Process(self.pid).memory_info().rss / 2**20
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds (user + system) used so far by the server and its worker processes
+        (``--workers N`` runs N of them under a supervisor); a worker that has exited
+        no longer counts."""
+        import psutil
+
+        total = 0.0
+        root = psutil.Process(self.pid)
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
     def output(self) -> str:
         """What the server printed so far (stdout and stderr)."""
         return self.output_path.read_text(errors="replace") if self.output_path.exists() else ""

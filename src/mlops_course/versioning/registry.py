@@ -251,12 +251,12 @@ def promote_if_better(
     if promoted:
         reason = (
             f"Версия {challenger_version} назначена чемпионом: {scores}, "
-            f"прирост {gain:.4f} больше требуемых {margin}."
+            f"прирост {gain:.4f} больше требуемого {margin}."
         )
     else:
         reason = (
             f"Отклонено, чемпион прежний: {scores}, "
-            f"прирост {gain:.4f} не больше требуемых {margin}."
+            f"прирост {gain:.4f} не больше требуемого {margin}."
         )
     decision = decide(
         promoted=promoted,
