@@ -144,7 +144,8 @@ def deployment_problems(
     ``stale`` and ``fresh`` are rows of ``compare_quality`` for the model without and with
     retraining, scored on the same orders; costs are in roubles per 1000 orders, times in
     seconds. A row whose number points the other way (retraining did not help, the
-    untuned threshold was not dearer, ...) says so instead of claiming the consequence.
+    untuned threshold was not dearer, ...) says so instead of claiming the consequence, and
+    so does the row no run can show (the wait for someone to start the second turn).
     """
     untuned = format_roubles(untuned_threshold_cost, signed=True)
     extra = format_roubles(stale_extra_cost, signed=True)
@@ -183,8 +184,10 @@ def deployment_problems(
         (
             "Нехватка ресурсов для поддержки",
             "Увеличение времени на внедрение",
-            f"от решения переобучать до новой версии в сервисе: {retrain_seconds:.1f} с — "
-            "когда виток есть кому запустить",
+            # the run starts its second turn by code: the wait for someone to do it is absent
+            f"{NOT_SHOWN}: здесь виток запускает код — от решения переобучать до новой версии "
+            f"в сервисе {retrain_seconds:.1f} с; сколько виток ждал бы, пока его некому "
+            "запустить, симуляция не моделирует",
         ),
         (
             "Нехватка ресурсов для поддержки",
