@@ -4,7 +4,9 @@
 ``concurrency`` asyncio tasks sends a pre-encoded body to ``POST /predict``, waits for the
 whole answer and sends the next one, until the time is up (an httpx ``AsyncClient`` with
 one keep-alive connection per task). Requests during the first ``warmup_s`` seconds are
-sent but not counted. The result has requests/s, latency percentiles, the status codes
+sent but not counted. On a busy machine a window can pass before the first answer comes
+back; then the clients go on until ``min_requests`` answers are counted (or
+``max_duration_s`` has passed), so a figure is never a rate of zero answers. The result has requests/s, latency percentiles, the status codes
 and how much CPU the generator itself used: on a small machine the client competes with
 the server for the same cores, and that belongs in the reading of any throughput figure.
 
@@ -83,6 +85,8 @@ async def run_load(
     concurrency: int = 8,
     duration_s: float = 3.0,
     warmup_s: float = 0.5,
+    min_requests: int = 20,
+    max_duration_s: float | None = None,
     path: str = PREDICT_PATH,
     timeout_s: float = 30.0,
     transport: httpx.AsyncBaseTransport | None = None,
@@ -90,23 +94,35 @@ async def run_load(
     """The closed-loop load test as a coroutine (``load_test`` runs it from sync code).
 
     ``transport`` replaces the network (tests pass an ``httpx.MockTransport``).
+    ``max_duration_s`` (default: ten windows) bounds how long ``min_requests`` may extend
+    the counted window.
     """
-    if concurrency < 1 or duration_s <= 0 or warmup_s < 0 or not bodies:
-        raise ValueError("нужны concurrency ≥ 1, duration_s > 0, warmup_s ≥ 0 и хотя бы одно тело")
+    if concurrency < 1 or duration_s <= 0 or warmup_s < 0 or min_requests < 0 or not bodies:
+        raise ValueError(
+            "нужны concurrency ≥ 1, duration_s > 0, warmup_s ≥ 0, min_requests ≥ 0 "
+            "и хотя бы одно тело"
+        )
+    max_duration_s = 10 * duration_s if max_duration_s is None else max_duration_s
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     latencies: list[float] = []
     statuses: Counter = Counter()
     start = time.perf_counter()
     counted_from, stop_at = start + warmup_s, start + warmup_s + duration_s
+    give_up_at = counted_from + max(max_duration_s, duration_s)
     cpu_at_start: list[float] = []
 
     async def mark_counted_window() -> None:
         await asyncio.sleep(max(counted_from - time.perf_counter(), 0.0))
         cpu_at_start.append(time.process_time())
 
+    def keep_sending(now: float) -> bool:
+        if now < stop_at:
+            return True
+        return len(latencies) < min_requests and now < give_up_at
+
     async def client_task(http: httpx.AsyncClient, index: int) -> None:
         sent = index
-        while (sent_at := time.perf_counter()) < stop_at:
+        while keep_sending(sent_at := time.perf_counter()):
             body = bodies[sent % len(bodies)]
             sent += concurrency
             try:
