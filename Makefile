@@ -21,7 +21,7 @@ export DVC_NO_ANALYTICS := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv my-labs lab test check course notebooks pipeline lock bench mlflow-ui clean
+.PHONY: help venv my-labs lab test check course notebooks pipeline ct lock bench mlflow-ui clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -77,6 +77,14 @@ notebooks: venv  ## regenerate notebooks/, solutions/, labs/ from course/
 
 pipeline: venv  ## run the course's DVC pipeline (dvc repro); outputs in data/, cache in .work/
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+
+# The steps of .github/workflows/continuous-training.yml, run locally (notebook 10).
+ct: venv  ## continuous training locally: pipeline tests, dvc repro, gate, register, promote
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/pipeline/test_pipeline_contract.py
+	$(MAKE) --no-print-directory pipeline
+	$(BIN)/python -m mlops_course.automation.cd gate
+	$(BIN)/python -m mlops_course.automation.cd register
+	$(BIN)/python -m mlops_course.automation.cd promote
 
 mlflow-ui: venv  ## MLflow UI on 127.0.0.1:5000 (MLFLOW_HOME=.work/lifecycle: notebook 03's registry)
 	$(BIN)/python -m mlops_course.versioning.mlflow_ui --port 5000 $(if $(MLFLOW_HOME),--home "$(MLFLOW_HOME)")
