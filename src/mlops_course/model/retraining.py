@@ -99,11 +99,21 @@ class StrategyResult:
         return len(self.retrain_weeks)
 
 
-def _fit(frame: pd.DataFrame, config: StrategyConfig, seed: int) -> tuple[Any, float]:
-    """A model fitted on the earlier orders of ``frame`` and its threshold tuned on the latest."""
+def fit_with_threshold(
+    frame: pd.DataFrame, model: str = "logreg", costs: CostTable | None = None, seed: int = SEED
+) -> tuple[Any, float]:
+    """A model fitted on the earlier orders of ``frame`` and its threshold tuned on the latest.
+
+    The split is ``train.split_validation`` (by time); ``costs`` default to ``CostTable()``.
+    The simulator of the maturity levels (``mlops_course.simulation``) trains this way too.
+    """
     fit, validation = split_validation(frame)
-    model = train_model(fit, config.model, seed)
-    return model, tune_threshold(model, validation, config.costs)
+    fitted = train_model(fit, model, seed)
+    return fitted, tune_threshold(fitted, validation, costs or CostTable())
+
+
+def _fit(frame: pd.DataFrame, config: StrategyConfig, seed: int) -> tuple[Any, float]:
+    return fit_with_threshold(frame, config.model, config.costs, seed)
 
 
 def _week_metrics(model: Any, threshold: float, frame: pd.DataFrame, costs: CostTable) -> dict:
