@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_course.config import work_dir
-from mlops_course.serving.background import _die_with_parent
+from mlops_course.serving.background import die_with_parent
 
 STARTUP_TIMEOUT_S = 120
 """Seconds to wait for the ephemeral server: up to 58 s were measured on a busy machine."""
@@ -159,7 +159,7 @@ def _server_class() -> type:
         def _run_uvicorn_command(self) -> subprocess.Popen:
             log = Path(os.environ["PREFECT_HOME"], SERVER_LOG).open("ab")  # noqa: SIM115
             options: dict[str, Any] = {"stdout": log, "stderr": subprocess.STDOUT}
-            if (preexec := _die_with_parent()) is not None:
+            if (preexec := die_with_parent()) is not None:
                 options["preexec_fn"] = preexec
             # Prefect builds the command and its environment; we add how to start it.
             popen = subprocess.Popen

@@ -64,7 +64,7 @@ def _terminate(
     return process.returncode
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def die_with_parent() -> Callable[[], None] | None:
     """A ``preexec_fn`` asking Linux to SIGTERM the child when its parent dies; else None.
 
     The kernel watches the thread that forked the child, not the process: set it only
@@ -214,7 +214,7 @@ def start_service(
             stdin=subprocess.DEVNULL,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             pass_fds=[listener.fileno()],
-            preexec_fn=_die_with_parent(),
+            preexec_fn=die_with_parent(),
         )
     service = BackgroundService(process, host, port, output_path, _output=output)
     if wait:
