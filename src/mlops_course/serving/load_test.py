@@ -6,9 +6,10 @@ whole answer and sends the next one, until the time is up (an httpx ``AsyncClien
 one keep-alive connection per task). Requests during the first ``warmup_s`` seconds are
 sent but not counted. On a busy machine a window can pass before the first answer comes
 back; then the clients go on until ``min_requests`` answers are counted (or
-``max_duration_s`` has passed), so a figure is never a rate of zero answers. The result has requests/s, latency percentiles, the status codes
-and how much CPU the generator itself used: on a small machine the client competes with
-the server for the same cores, and that belongs in the reading of any throughput figure.
+``max_duration_s`` has passed), so a figure is never a rate of zero answers. The result
+has requests/s, latency percentiles, the status codes and how much CPU the generator
+itself used: on a small machine the client competes with the server for the same cores,
+and that belongs in the reading of any throughput figure.
 
 Used by notebook 07 (throughput vs uvicorn workers) and ``benchmarks/serving.py``.
 """
