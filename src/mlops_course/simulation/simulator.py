@@ -512,6 +512,10 @@ def _event_rows(
         active = {w for w in range(year.weeks) if event.active(w)}
         recover, hurt = outcomes.time_to_recover(gap, event)
         trained_on_it = deployments[[bool(set(t) & active) for t in deployments["trained_on"]]]
+        # A worse model is blamed on an event only if it learnt from the event's onset: a
+        # lasting event (winter, the routing change) is active in every later window.
+        onset = set(outcomes.onset_weeks(event))
+        learnt_onset = deployments[[bool(set(t) & onset) for t in deployments["trained_on"]]]
         row = {
             "key": event.key,
             "событие": event.name,
@@ -521,7 +525,7 @@ def _event_rows(
             "time_to_recover_weeks": recover,
             "hurt": hurt,
             "bad_batch_reached_production": math.nan,
-            "worse_model_deployed": bool(trained_on_it["worse"].any()),
+            "worse_model_deployed": bool(learnt_onset["worse"].any()),
         }
         if event.kind == problems.QUALITY and active:
             scored = bool(weekly.loc[weekly["week"].isin(active), "bad_batch_served"].any())
