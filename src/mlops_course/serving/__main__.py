@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--log-path", type=Path, help="файл sqlite журнала предсказаний")
     parser.add_argument("--max-rows", type=int, help="максимум строк в одном запросе")
+    parser.add_argument(
+        "--extension",
+        type=Path,
+        help="файл Python с доп. правилом проверки validate(batch) и метриками "
+        "create_metrics(registry); загружается один раз при старте",
+    )
     parser.add_argument("--host", default=None, help=f"адрес (по умолчанию {DEFAULT_HOST})")
     parser.add_argument(
         "--port", type=int, default=None, help=f"порт (по умолчанию {DEFAULT_PORT})"
@@ -107,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
         tracking_uri=args.tracking_uri,
         log_path=args.log_path,
         max_rows=args.max_rows,
+        extension=args.extension,
         # One worker answers /health at once and /ready with 503 until the model is loaded.
         # Several workers share one socket: a worker accepts connections only once its
         # model is in, so no request lands on a worker that cannot answer it.

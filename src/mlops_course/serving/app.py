@@ -7,6 +7,12 @@ loaded), ``GET /model`` (what is served), ``GET /metrics`` (Prometheus) and, for
 and ``POST /admin/reload`` (reload the champion after its registry alias moved); with
 ``settings.admin_token`` set, ``/admin/*`` requires ``Authorization: Bearer <token>``.
 
+``settings.extension`` (CLI ``--extension file.py``) extends the service with a Python
+file imported once at start-up (``load_extension``): ``validate(batch)`` is an extra input
+rule run after the built-in checks, and ``create_metrics(registry)`` adds metrics to this
+app's ``/metrics`` and returns ``observe(batch, probability)``, called after each
+prediction (lab04 uses it).
+
 The ``/predict`` hot path is deliberately lean: the body is read as bytes, decoded once with
 orjson, validated column by column with numpy (``schemas.parse_orders``), scored, logged in
 one sqlite transaction and answered with pre-encoded JSON. Everything a pydantic model per
@@ -16,12 +22,16 @@ row would check is still checked; it is just checked per column.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -68,12 +78,60 @@ class ChallengerUpdate(BaseModel):
     share: float = Field(ge=0.0, le=1.0, description="share of order ids routed to the challenger")
 
 
+EXTENSION_MODULE = "mlops_serving_extension"
+ExtensionRule = Callable[[OrdersBatch], None]
+ExtensionObserver = Callable[[OrdersBatch, Any], None]
+
+
+class ExtensionError(RuntimeError):
+    """The extension file cannot be used; the service refuses to start."""
+
+
+@dataclass(frozen=True)
+class Extension:
+    """The hooks an extension file provides (either may be absent)."""
+
+    validate: ExtensionRule | None = None
+    observe: ExtensionObserver | None = None
+
+
+def load_extension(path: Path, registry: Any) -> Extension:
+    """Import ``path`` and take its hooks; their metrics go to ``registry`` (this app's).
+
+    ``validate(batch)`` refuses a batch by raising ``schemas.RequestError`` (any other
+    exception is a bug: 500). ``create_metrics(registry)`` is called here, once, and must
+    return ``observe(batch, probability)``. Loaded at start-up only, from a path given by
+    whoever starts the process: it is their code, run with their rights.
+    """
+    spec = importlib.util.spec_from_file_location(EXTENSION_MODULE, path)
+    if not path.is_file() or spec is None or spec.loader is None:
+        raise ExtensionError(f"Расширение сервиса не найдено: {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    validate = getattr(module, "validate", None)
+    create_metrics = getattr(module, "create_metrics", None)
+    if validate is None and create_metrics is None:
+        raise ExtensionError(f"В расширении {path.name} нет ни validate, ни create_metrics")
+    observe = create_metrics(registry) if create_metrics is not None else None
+    if create_metrics is not None and not callable(observe):
+        raise ExtensionError(
+            f"create_metrics из {path.name} вернула {type(observe).__name__}, а нужна "
+            "функция observe(batch, probability)"
+        )
+    return Extension(validate=validate, observe=observe)
+
+
 class ServiceState:
     """What the app holds between requests: settings, metrics, the log, the deployment."""
 
     def __init__(self, settings: ServingSettings):
         self.settings = settings
         self.metrics = ServiceMetrics()
+        self.extension = (
+            load_extension(settings.extension, self.metrics.registry)
+            if settings.extension
+            else Extension()
+        )
         self.log: PredictionLog | None = None
         self.deployment: Deployment | None = None
         self.not_ready_reason = "модель ещё загружается"
@@ -156,6 +214,8 @@ class ServiceState:
         """Score a validated batch, log it (one transaction), return the JSON answer."""
         deployment = self.require_deployment()
         prediction = deployment.predict(batch)
+        if self.extension.observe is not None:  # before the log: a failure answers nothing
+            self.extension.observe(batch, prediction.probability)
         request_id = uuid.uuid4().hex
         answer = orjson.dumps(
             {
@@ -276,6 +336,8 @@ def create_app(settings: ServingSettings) -> FastAPI:
         state.require_deployment()
         body = await read_body(request, settings.max_body_bytes)
         batch = parse_orders(body, settings.max_rows)
+        if state.extension.validate is not None:
+            state.extension.validate(batch)
         return Response(state.predict(batch), media_type=JSON)
 
     @app.get(HEALTH_PATH, summary="Жив ли процесс (liveness)")

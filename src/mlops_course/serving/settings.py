@@ -59,6 +59,10 @@ class ServingSettings:
     admin_token: str | None = field(default=None, repr=False)  # a secret: never printed
     """If set, ``/admin/*`` requires ``Authorization: Bearer <token>``. The CLI refuses to
     serve ``/admin`` without one on anything but loopback (see ``admin_exposed``)."""
+    extension: Path | None = None
+    """A Python file imported once at start-up that extends the service: an extra input
+    rule and extra metrics (``serving.app.load_extension``). Only whoever starts the
+    process sets it (CLI ``--extension``, ``MLOPS_SERVING_EXTENSION``); no request can."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.challenger_share <= 1.0:
@@ -72,6 +76,8 @@ class ServingSettings:
         if self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes должен быть ≥ 1, получено {self.max_body_bytes}")
         object.__setattr__(self, "log_path", Path(self.log_path))
+        if self.extension is not None:
+            object.__setattr__(self, "extension", Path(self.extension))
 
     def admin_exposed(self, host: str) -> bool:
         """True if ``/admin`` would be open to anyone who can reach ``host``: enabled, no
