@@ -3,17 +3,15 @@ live service and sees exactly the predictions that were sent."""
 
 from __future__ import annotations
 
-import json
 import subprocess
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from mlops_course.serving.background import BackgroundService, free_port, start_service
+from mlops_course.monitoring.prometheus_server import PrometheusServer, start_prometheus
+from mlops_course.serving.background import BackgroundService, start_service
 from mlops_course.serving.client import ServiceClient
 from mlops_course.serving.settings import DEFAULT_PORT
 from tests.conftest import REPO_ROOT, system_tool, wait_until
@@ -47,54 +45,36 @@ def service(model_dirs: dict, tmp_path_factory) -> Iterator[BackgroundService]:
 
 
 @pytest.fixture(scope="module")
-def prometheus_url(prometheus: str, service: BackgroundService, tmp_path_factory) -> Iterator[str]:
+def prometheus_server(
+    prometheus: str, service: BackgroundService, tmp_path_factory
+) -> Iterator[PrometheusServer]:
     """Prometheus on deploy/prometheus.yml, changed only where a test must: the service's
-    free port instead of 8000, and a 1 s scrape interval instead of 15 s."""
-    state = tmp_path_factory.mktemp("prometheus")
+    free port instead of 8000, and a 1 s scrape interval instead of 15 s
+    (``monitoring.prometheus_server.start_prometheus``, as notebook 11 runs it)."""
     config = yaml.safe_load(CONFIG.read_text())
-    config["global"]["scrape_interval"] = "1s"
     (job,) = (j for j in config["scrape_configs"] if j["job_name"] == JOB)
     static = job["static_configs"][0]
     assert static["targets"] == [f"127.0.0.1:{DEFAULT_PORT}"]
-    static["targets"] = [f"127.0.0.1:{service.port}"]
-    (state / "prometheus.yml").write_text(yaml.safe_dump(config))
-    address = f"127.0.0.1:{free_port()}"
-    server = subprocess.Popen(
-        [prometheus, f"--config.file={state / 'prometheus.yml'}",
-         f"--storage.tsdb.path={state / 'data'}", f"--web.listen-address={address}"],
-        stdout=subprocess.DEVNULL,
-        stderr=(state / "prometheus.log").open("wb"),
-    )  # fmt: skip
+    state = tmp_path_factory.mktemp("prometheus")
+    server = start_prometheus(service.port, state, binary=prometheus, scrape_interval="1s")
     try:
-        yield f"http://{address}"
+        yield server
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def query(url: str, promql: str) -> float | None:
-    """The single value of an instant query, or None while Prometheus has no sample."""
-    try:
-        with urllib.request.urlopen(
-            f"{url}/api/v1/query?{urllib.parse.urlencode({'query': promql})}", timeout=5
-        ) as reply:
-            result = json.load(reply)["data"]["result"]
-    except OSError:  # not listening yet
-        return None
-    return float(result[0]["value"][1]) if result else None
+        server.stop()
 
 
 def test_prometheus_scrapes_the_service_and_counts_every_prediction(
-    prometheus_url: str, service: BackgroundService, fresh_orders
+    prometheus_server: PrometheusServer, service: BackgroundService, fresh_orders
 ) -> None:
-    wait_until(lambda: query(prometheus_url, f'up{{job="{JOB}"}}') == 1, 60, "target up")
+    query = prometheus_server.value
+    wait_until(lambda: query(f'up{{job="{JOB}"}}') == 1, 60, "target up")
     with ServiceClient(service.url) as client:
         for rows in BATCHES:
             client.predict(fresh_orders.head(rows))
     total = f'sum(predictions_total{{job="{JOB}", env="local"}})'
     wait_until(
-        lambda: query(prometheus_url, total) == sum(BATCHES),
+        lambda: query(total) == sum(BATCHES),
         60,
         f"Prometheus sees {sum(BATCHES)} predictions",
-        show=lambda: query(prometheus_url, total),
+        show=lambda: query(total),
     )
