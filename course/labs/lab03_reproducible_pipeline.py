@@ -279,7 +279,7 @@ plt.show()
 # `dvc.lock` обеих копий должен записать одни и те же md5.
 
 # %%
-dvc_yaml = """\
+prepare_stage = """\
 stages:
   prepare:
     cmd: python prepare.py
@@ -288,6 +288,10 @@ stages:
       - data/raw
     outs:
       - data/orders.csv
+"""
+
+# %%
+train_stage = """\
   train:
     ### BEGIN SOLUTION стадия train: cmd с закреплённым ядром OpenBLAS, deps, params, outs, metrics (см. задание выше)
     cmd: OPENBLAS_CORETYPE=Prescott OPENBLAS_NUM_THREADS=1 python train.py
@@ -303,7 +307,7 @@ stages:
           cache: false
     ### END SOLUTION
 """
-Path("dvc.yaml").write_text(dvc_yaml)
+Path("dvc.yaml").write_text(prepare_stage + train_stage)
 print("записан dvc.yaml")
 
 # %%

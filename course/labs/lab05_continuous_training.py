@@ -45,6 +45,10 @@ import pandas as pd
 
 from mlops_course.classroom.checks import run_check
 from mlops_course.classroom.lab_checks import lab05_continuous_training as lab
+
+pd.set_option("display.max_colwidth", None)  # alias lists are long: show them whole
+
+# %%
 from mlops_course.simulation.oracle import oracle_quality
 from mlops_course.simulation.policies import (
     LEVEL_0,
@@ -332,6 +336,7 @@ def promote(name, version):
     ### END SOLUTION
 
 
+# %%
 def rollback(name):
     """Give the champion alias back to previous_champion; return that version."""
     ### BEGIN SOLUTION нет previous_champion → LookupError; иначе champion → previous_champion и delete_alias(previous_champion)

@@ -74,7 +74,9 @@ def test_evidence_and_presentation(path: Path) -> None:
     for cell in nb.cells:
         if cell.cell_type == "markdown" and cell.source.startswith("## "):
             assert cell.metadata.get("slideshow", {}).get("slide_type") == "slide", cell.source
-        if cell.cell_type == "code":
+        # A `%%writefile` cell is a whole file a lab has the student write (a script a DVC
+        # stage runs), not notebook logic that could move to the package.
+        if cell.cell_type == "code" and not cell.source.startswith("%%writefile"):
             lines = len(cell.source.splitlines())
             assert lines <= MAX_CELL_LINES, f"a {lines}-line cell: move logic to mlops_course"
 
