@@ -374,7 +374,8 @@ def stopwatch(what: str):
 
 seeds = {"data.seed": seed, "train.seed": seed}
 box = sandbox.create(home / "copy-a", site_cache=home / "dvc-site", params=seeds)
-print("копия:", display_path(box.root), "| файлов в git:", len(box.git("ls-files").splitlines()))
+pipeline_files = [f for f in box.git("ls-files").splitlines() if not f.startswith("src/")]
+print("копия:", display_path(box.root), f"| в git: {len(pipeline_files)} файлов пайплайна и src/")
 print("коммиты:", box.git("log", "--format=%s"))
 
 
