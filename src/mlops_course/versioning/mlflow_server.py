@@ -35,12 +35,11 @@ from mlops_course.serving.background import (
     die_with_parent,
     free_port,
 )
-from mlops_course.versioning.mlflow_ui import HOST, MissingStoreError
+from mlops_course.versioning.mlflow_ui import HOST, SERVER_ENV, MissingStoreError
 from mlops_course.versioning.tracking import tracking_dir, tracking_uri
 
 HEALTH_PATH = "/health"
 API_PREFIX = "/api/2.0/mlflow/"
-SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 def server_command(port: int, home: str | Path | None = None) -> list[str]:

@@ -21,6 +21,8 @@ from mlops_course.config import work_dir
 from mlops_course.versioning.tracking import setup_tracking, tracking_uri
 
 HOST = "127.0.0.1"
+SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+"""MLflow's job runner starts 8 more processes the course never uses (Binder has 2 GB)."""
 
 
 class MissingStoreError(RuntimeError):
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     except MissingStoreError as error:
         print(error, file=sys.stderr)
         return 2
-    os.execv(command[0], command)
+    os.execve(command[0], command, {**os.environ, **SERVER_ENV})
     return 0  # not reached: the process is MLflow's now
 
 
